@@ -1,0 +1,303 @@
+/**
+ * parse: DER -> the fields validation and identity need. pkijs/asn1js do the ASN.1; this module
+ * keeps the raw slices (TBS, names, SPKI) that signature checks and name chaining work on, and turns
+ * the extensions that matter into plain values.
+ */
+import { createHash } from 'node:crypto'
+import * as asn1js from 'asn1js'
+import * as pkijs from 'pkijs'
+import { parseName, nameKey, type Rdns } from './names.js'
+
+export const OID = {
+  basicConstraints: '2.5.29.19',
+  keyUsage: '2.5.29.15',
+  extKeyUsage: '2.5.29.37',
+  subjectAltName: '2.5.29.17',
+  nameConstraints: '2.5.29.30',
+  subjectKeyIdentifier: '2.5.29.14',
+  authorityKeyIdentifier: '2.5.29.35',
+  certificatePolicies: '2.5.29.32',
+  policyMappings: '2.5.29.33',
+  policyConstraints: '2.5.29.36',
+  inhibitAnyPolicy: '2.5.29.54'
+} as const
+
+/** keyUsage bits, RFC 5280 4.2.1.3 (bit 0 = digitalSignature). */
+export const KeyUsage = {
+  digitalSignature: 1 << 0,
+  nonRepudiation: 1 << 1,
+  keyEncipherment: 1 << 2,
+  dataEncipherment: 1 << 3,
+  keyAgreement: 1 << 4,
+  keyCertSign: 1 << 5,
+  cRLSign: 1 << 6,
+  encipherOnly: 1 << 7,
+  decipherOnly: 1 << 8
+} as const
+
+export interface RawExtension {
+  readonly oid: string
+  readonly critical: boolean
+  /** Contents of extnValue (the extension's own DER). */
+  readonly value: Uint8Array
+  /** pkijs' parsed form, when pkijs knows the type and it parsed. */
+  readonly parsed: unknown
+}
+
+export interface GeneralNames {
+  dns: string[]
+  uri: string[]
+  email: string[]
+  ip: string[]
+  /** Raw iPAddress octets, parallel to `ip`. */
+  ipBytes: Uint8Array[]
+  directoryNames: Rdns[]
+  /** Count of name forms this library does not interpret (otherName, x400, EDI, registeredID). */
+  other: number
+}
+
+export interface ParsedCertificate {
+  readonly der: Uint8Array
+  readonly pkijs: pkijs.Certificate
+  readonly version: number
+  readonly tbs: Uint8Array
+  /** Serial number content octets as encoded (two's complement). */
+  readonly serialBytes: Uint8Array
+  /** Lowercase hex, leading zero octets removed ("0" for zero). */
+  readonly serialNumber: string
+  readonly subject: Rdns
+  readonly issuer: Rdns
+  readonly subjectKey: string
+  readonly issuerKey: string
+  readonly subjectDer: Uint8Array
+  readonly issuerDer: Uint8Array
+  readonly selfIssued: boolean
+  readonly notBefore: Date
+  readonly notAfter: Date
+  readonly spki: Uint8Array
+  readonly signatureAlgorithm: string
+  /** DER of the outer signatureAlgorithm. */
+  readonly signatureAlgorithmDer: Uint8Array
+  /** DER of the TBS signature field; RFC 5280 requires it to equal the outer one. */
+  readonly tbsSignatureAlgorithmDer: Uint8Array
+  readonly signatureParams: unknown
+  readonly signature: Uint8Array
+  readonly extensions: readonly RawExtension[]
+  /** OID of an extension that appears twice (RFC 5280 4.2 forbids it), or null. */
+  readonly duplicateExtension: string | null
+  readonly basicConstraints: { ca: boolean, pathLength: number | null } | null
+  /** keyUsage bit mask (see KeyUsage), or null when the extension is absent. */
+  readonly keyUsage: number | null
+  readonly extKeyUsage: readonly string[] | null
+  readonly san: GeneralNames | null
+  readonly subjectKeyIdentifier: Uint8Array | null
+  readonly authorityKeyIdentifier: Uint8Array | null
+  /** Extension whose value could not be parsed, or null. */
+  readonly badExtension: string | null
+  readonly fingerprint256: string
+}
+
+export class CertificateParseError extends Error {}
+
+function view (block: asn1js.AsnType): Uint8Array {
+  return new Uint8Array(block.valueBeforeDecodeView)
+}
+
+function toHex (bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
+}
+
+function serialHex (bytes: Uint8Array): string {
+  let i = 0
+  while (i < bytes.length - 1 && bytes[i] === 0) i++
+  const hex = toHex(bytes.subarray(i))
+  return hex === '' ? '0' : hex
+}
+
+/** IPv4 dotted text, or RFC 5952 IPv6 text; other lengths as hex. */
+export function formatIp (bytes: Uint8Array): string {
+  if (bytes.length === 4) return Array.from(bytes).join('.')
+  if (bytes.length !== 16) return toHex(bytes)
+  const groups: number[] = []
+  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!)
+  let bestStart = -1
+  let bestLen = 0
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) { i++; continue }
+    let j = i
+    while (j < 8 && groups[j] === 0) j++
+    if (j - i > bestLen && j - i > 1) { bestStart = i; bestLen = j - i }
+    i = j
+  }
+  const hex = groups.map((g) => g.toString(16))
+  if (bestStart === -1) return hex.join(':')
+  return hex.slice(0, bestStart).join(':') + '::' + hex.slice(bestStart + bestLen).join(':')
+}
+
+function bitStringMask (bits: asn1js.BitString): number {
+  const bytes = bits.valueBlock.valueHexView
+  let mask = 0
+  for (let i = 0; i < 9; i++) {
+    const byte = bytes[i >> 3]
+    if (byte !== undefined && (byte >> (7 - (i & 7))) & 1) mask |= 1 << i
+  }
+  return mask
+}
+
+/** Reads GeneralNames from pkijs' parsed AltName / GeneralName list. */
+export function readGeneralNames (names: readonly pkijs.GeneralName[]): GeneralNames {
+  const out: GeneralNames = { dns: [], uri: [], email: [], ip: [], ipBytes: [], directoryNames: [], other: 0 }
+  for (const name of names) {
+    switch (name.type) {
+      case 1: out.email.push(String(name.value)); break
+      case 2: out.dns.push(String(name.value)); break
+      case 6: out.uri.push(String(name.value)); break
+      case 7: {
+        const bytes = new Uint8Array((name.value as asn1js.OctetString).valueBlock.valueHexView)
+        out.ipBytes.push(bytes)
+        out.ip.push(formatIp(bytes))
+        break
+      }
+      case 4: {
+        const rdns = name.value as pkijs.RelativeDistinguishedNames
+        out.directoryNames.push(parseName(asn1js.fromBER(rdns.valueBeforeDecode).result))
+        break
+      }
+      default: out.other++
+    }
+  }
+  return out
+}
+
+const cache = new WeakMap<Uint8Array, ParsedCertificate>()
+
+/** Parses one DER certificate. Throws CertificateParseError on anything that is not one. */
+export function parseCertificate (der: Uint8Array): ParsedCertificate {
+  const cached = cache.get(der)
+  if (cached !== undefined) return cached
+  const asn1 = asn1js.fromBER(der)
+  if (asn1.offset === -1 || asn1.offset !== der.byteLength) throw new CertificateParseError('not a single DER structure')
+  const root = asn1.result
+  if (!(root instanceof asn1js.Sequence) || root.valueBlock.value.length !== 3) throw new CertificateParseError('not a Certificate SEQUENCE')
+  const [tbsBlock, sigAlgBlock] = root.valueBlock.value as [asn1js.AsnType, asn1js.AsnType]
+  if (!(tbsBlock instanceof asn1js.Sequence)) throw new CertificateParseError('TBSCertificate is not a SEQUENCE')
+  let cert: pkijs.Certificate
+  try {
+    cert = new pkijs.Certificate({ schema: root })
+  } catch (err) {
+    throw new CertificateParseError(`pkijs: ${(err as Error).message}`)
+  }
+  const fields = tbsBlock.valueBlock.value
+  const offset = fields[0] instanceof asn1js.Constructed && fields[0].idBlock.tagClass === 3 && fields[0].idBlock.tagNumber === 0 ? 1 : 0
+  const [serialBlock, tbsSigBlock, issuerBlock, , subjectBlock, spkiBlock] = fields.slice(offset) as asn1js.AsnType[]
+  if (!(serialBlock instanceof asn1js.Integer) || tbsSigBlock === undefined || issuerBlock === undefined ||
+    subjectBlock === undefined || spkiBlock === undefined) {
+    throw new CertificateParseError('TBSCertificate fields missing')
+  }
+
+  let subject: Rdns, issuer: Rdns
+  try {
+    subject = parseName(subjectBlock)
+    issuer = parseName(issuerBlock)
+  } catch (err) {
+    throw new CertificateParseError(`bad name: ${(err as Error).message}`)
+  }
+
+  const extensions: RawExtension[] = []
+  const seen = new Set<string>()
+  let duplicateExtension: string | null = null
+  let badExtension: string | null = null
+  let basicConstraints: ParsedCertificate['basicConstraints'] = null
+  let keyUsage: number | null = null
+  let extKeyUsage: string[] | null = null
+  let san: GeneralNames | null = null
+  let ski: Uint8Array | null = null
+  let aki: Uint8Array | null = null
+  for (const ext of cert.extensions ?? []) {
+    if (seen.has(ext.extnID)) duplicateExtension ??= ext.extnID
+    seen.add(ext.extnID)
+    const parsed = ext.parsedValue as (Record<string, unknown> & { parsingError?: string }) | undefined
+    extensions.push({ oid: ext.extnID, critical: ext.critical, value: new Uint8Array(ext.extnValue.valueBlock.valueHexView), parsed })
+    const known = (Object.values(OID) as string[]).includes(ext.extnID)
+    if (known && (parsed === undefined || parsed === null || parsed.parsingError !== undefined)) {
+      badExtension ??= ext.extnID
+      continue
+    }
+    try {
+      switch (ext.extnID) {
+        case OID.basicConstraints: basicConstraints = readBasicConstraints(ext.extnValue.valueBlock.valueHexView); break
+        case OID.keyUsage: keyUsage = bitStringMask(parsed as unknown as asn1js.BitString); break
+        case OID.extKeyUsage: extKeyUsage = [...(parsed as unknown as pkijs.ExtKeyUsage).keyPurposes]; break
+        case OID.subjectAltName: san = readGeneralNames((parsed as unknown as pkijs.AltName).altNames); break
+        case OID.subjectKeyIdentifier: ski = new Uint8Array((parsed as unknown as asn1js.OctetString).valueBlock.valueHexView); break
+        case OID.authorityKeyIdentifier: {
+          const id = (parsed as unknown as pkijs.AuthorityKeyIdentifier).keyIdentifier
+          aki = id === undefined ? null : new Uint8Array(id.valueBlock.valueHexView)
+          break
+        }
+      }
+    } catch {
+      badExtension ??= ext.extnID
+    }
+  }
+
+  const serialBytes = new Uint8Array(serialBlock.valueBlock.valueHexView)
+  const parsed: ParsedCertificate = {
+    der,
+    pkijs: cert,
+    version: cert.version + 1,
+    tbs: view(tbsBlock),
+    serialBytes,
+    serialNumber: serialHex(serialBytes),
+    subject,
+    issuer,
+    subjectKey: nameKey(subject),
+    issuerKey: nameKey(issuer),
+    subjectDer: view(subjectBlock),
+    issuerDer: view(issuerBlock),
+    selfIssued: nameKey(subject) === nameKey(issuer),
+    notBefore: cert.notBefore.value,
+    notAfter: cert.notAfter.value,
+    spki: view(spkiBlock),
+    signatureAlgorithm: cert.signatureAlgorithm.algorithmId,
+    signatureAlgorithmDer: view(sigAlgBlock),
+    tbsSignatureAlgorithmDer: view(tbsSigBlock),
+    signatureParams: cert.signatureAlgorithm.algorithmParams,
+    signature: new Uint8Array(cert.signatureValue.valueBlock.valueHexView),
+    extensions,
+    duplicateExtension,
+    basicConstraints,
+    keyUsage,
+    extKeyUsage,
+    san,
+    subjectKeyIdentifier: ski,
+    authorityKeyIdentifier: aki,
+    badExtension,
+    fingerprint256: createHash('sha256').update(der).digest('hex')
+  }
+  cache.set(der, parsed)
+  return parsed
+}
+
+/** BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER (0..MAX) OPTIONAL } */
+function readBasicConstraints (value: Uint8Array): ParsedCertificate['basicConstraints'] {
+  const asn1 = asn1js.fromBER(value)
+  const seq = asn1.result
+  if (asn1.offset !== value.byteLength || !(seq instanceof asn1js.Sequence)) throw new Error('bad basicConstraints')
+  let ca = false
+  let pathLength: number | null = null
+  for (const item of seq.valueBlock.value) {
+    if (item instanceof asn1js.Boolean) ca = item.valueBlock.value
+    else if (item instanceof asn1js.Integer) {
+      pathLength = item.valueBlock.isHexOnly ? Number.MAX_SAFE_INTEGER : item.valueBlock.valueDec
+      if (pathLength < 0) throw new Error('negative pathLenConstraint')
+    } else throw new Error('bad basicConstraints')
+  }
+  return { ca, pathLength }
+}
+
+/** Base64 body of a PEM certificate. */
+export function toPem (der: Uint8Array): string {
+  const b64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64')
+  return `-----BEGIN CERTIFICATE-----\n${b64.replace(/.{64}/g, '$&\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`
+}

@@ -1,0 +1,133 @@
+/**
+ * signature: public keys and signature checks with node:crypto (native OpenSSL: several times faster
+ * than WebCrypto through pkijs, and synchronous). pkijs/asn1js only supply the bytes.
+ */
+import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto'
+import * as pkijs from 'pkijs'
+import type { ParsedCertificate } from './parse.js'
+
+export interface AlgorithmPolicy {
+  minRsaKeyBits: number
+  allowSha1: boolean
+}
+
+const HASHES: Record<string, string> = {
+  '1.3.14.3.2.26': 'sha1',
+  '2.16.840.1.101.3.4.2.4': 'sha224',
+  '2.16.840.1.101.3.4.2.1': 'sha256',
+  '2.16.840.1.101.3.4.2.2': 'sha384',
+  '2.16.840.1.101.3.4.2.3': 'sha512'
+}
+
+interface SignatureScheme { kind: 'rsa' | 'ecdsa' | 'eddsa' | 'rsa-pss' | 'weak', hash: string | null }
+
+const SCHEMES: Record<string, SignatureScheme> = {
+  '1.2.840.113549.1.1.5': { kind: 'rsa', hash: 'sha1' },
+  '1.2.840.113549.1.1.14': { kind: 'rsa', hash: 'sha224' },
+  '1.2.840.113549.1.1.11': { kind: 'rsa', hash: 'sha256' },
+  '1.2.840.113549.1.1.12': { kind: 'rsa', hash: 'sha384' },
+  '1.2.840.113549.1.1.13': { kind: 'rsa', hash: 'sha512' },
+  '1.2.840.113549.1.1.10': { kind: 'rsa-pss', hash: null },
+  '1.2.840.10045.4.1': { kind: 'ecdsa', hash: 'sha1' },
+  '1.2.840.10045.4.3.1': { kind: 'ecdsa', hash: 'sha224' },
+  '1.2.840.10045.4.3.2': { kind: 'ecdsa', hash: 'sha256' },
+  '1.2.840.10045.4.3.3': { kind: 'ecdsa', hash: 'sha384' },
+  '1.2.840.10045.4.3.4': { kind: 'ecdsa', hash: 'sha512' },
+  '1.3.101.112': { kind: 'eddsa', hash: null },
+  '1.3.101.113': { kind: 'eddsa', hash: null },
+  // MD2/MD5 with RSA, DSA: refused whatever the options say.
+  '1.2.840.113549.1.1.2': { kind: 'weak', hash: 'md2' },
+  '1.2.840.113549.1.1.4': { kind: 'weak', hash: 'md5' },
+  '1.2.840.10040.4.3': { kind: 'weak', hash: 'sha1' },
+  '2.16.840.1.101.3.4.3.1': { kind: 'weak', hash: 'sha224' },
+  '2.16.840.1.101.3.4.3.2': { kind: 'weak', hash: 'sha256' }
+}
+
+const ALLOWED_CURVES = new Set(['prime256v1', 'secp384r1', 'secp521r1'])
+
+export type SignatureProblem = { reason: 'weak-algorithm' | 'weak-key' | 'bad-signature' | 'invalid-certificate', message: string }
+
+const keys = new WeakMap<ParsedCertificate, KeyObject | SignatureProblem>()
+
+/** The certificate's public key, once per parsed certificate, with the key-strength policy applied. */
+export function publicKeyOf (cert: ParsedCertificate, policy: AlgorithmPolicy): KeyObject | SignatureProblem {
+  let key = keys.get(cert)
+  if (key === undefined) {
+    try {
+      key = createPublicKey({ key: Buffer.from(cert.spki.buffer, cert.spki.byteOffset, cert.spki.byteLength), format: 'der', type: 'spki' })
+    } catch (err) {
+      key = { reason: 'invalid-certificate', message: `unusable public key: ${(err as Error).message}` }
+    }
+    keys.set(cert, key)
+  }
+  if ('reason' in key) return key
+  const problem = keyProblem(key, policy)
+  return problem ?? key
+}
+
+function keyProblem (key: KeyObject, policy: AlgorithmPolicy): SignatureProblem | null {
+  const details = key.asymmetricKeyDetails ?? {}
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+    case 'rsa-pss':
+      if ((details.modulusLength ?? 0) < policy.minRsaKeyBits) {
+        return { reason: 'weak-key', message: `RSA key of ${details.modulusLength ?? 0} bits (minimum ${policy.minRsaKeyBits})` }
+      }
+      if ((details.modulusLength ?? 0) > 16384) return { reason: 'weak-key', message: 'RSA key larger than 16384 bits' }
+      return null
+    case 'ec':
+      if (!ALLOWED_CURVES.has(details.namedCurve ?? '')) {
+        return { reason: 'weak-key', message: `EC curve ${details.namedCurve ?? 'unknown'} is not P-256, P-384 or P-521` }
+      }
+      return null
+    case 'ed25519':
+    case 'ed448':
+      return null
+    default:
+      return { reason: 'weak-key', message: `${key.asymmetricKeyType ?? 'unknown'} keys are not accepted` }
+  }
+}
+
+/** Checks that `issuerKey` signed `cert`, under the algorithm policy. Returns null when it did. */
+export function checkSignature (cert: ParsedCertificate, issuerKey: KeyObject, policy: AlgorithmPolicy): SignatureProblem | null {
+  const scheme = SCHEMES[cert.signatureAlgorithm]
+  if (scheme === undefined) return { reason: 'weak-algorithm', message: `unsupported signature algorithm ${cert.signatureAlgorithm}` }
+  if (scheme.kind === 'weak' || (scheme.hash === 'sha1' && !policy.allowSha1)) {
+    return { reason: 'weak-algorithm', message: `signature algorithm ${cert.signatureAlgorithm} (${scheme.hash ?? ''}) is not accepted` }
+  }
+  let hash = scheme.hash
+  let keyInput: KeyObject | { key: KeyObject, padding: number, saltLength: number } = issuerKey
+  const keyType = issuerKey.asymmetricKeyType
+  if (scheme.kind === 'rsa-pss') {
+    const pss = pssParameters(cert.signatureParams)
+    if (pss === null) return { reason: 'weak-algorithm', message: 'unsupported RSASSA-PSS parameters' }
+    if (pss.hash === 'sha1' && !policy.allowSha1) return { reason: 'weak-algorithm', message: 'RSASSA-PSS with SHA-1 is not accepted' }
+    hash = pss.hash
+    keyInput = { key: issuerKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: pss.saltLength }
+    if (keyType !== 'rsa' && keyType !== 'rsa-pss') return { reason: 'bad-signature', message: 'RSASSA-PSS signature from a non-RSA key' }
+  } else if ((scheme.kind === 'rsa' && keyType !== 'rsa') || (scheme.kind === 'ecdsa' && keyType !== 'ec') ||
+    (scheme.kind === 'eddsa' && keyType !== 'ed25519' && keyType !== 'ed448')) {
+    return { reason: 'bad-signature', message: `${cert.signatureAlgorithm} signature from a ${keyType ?? 'unknown'} key` }
+  }
+  let good = false
+  try {
+    good = verify(hash, cert.tbs, keyInput, cert.signature)
+  } catch {
+    good = false
+  }
+  return good ? null : { reason: 'bad-signature', message: 'signature does not verify with the issuer key' }
+}
+
+function pssParameters (params: unknown): { hash: string, saltLength: number } | null {
+  try {
+    const p = new pkijs.RSASSAPSSParams({ schema: params })
+    const hash = HASHES[p.hashAlgorithm.algorithmId]
+    if (hash === undefined) return null
+    if (p.maskGenAlgorithm.algorithmId !== '1.2.840.113549.1.1.8') return null
+    const mgfHash = new pkijs.AlgorithmIdentifier({ schema: p.maskGenAlgorithm.algorithmParams })
+    if (HASHES[mgfHash.algorithmId] !== hash) return null
+    return { hash, saltLength: p.saltLength }
+  } catch {
+    return null
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * Public types of the framework-independent core. Nothing here imports Fastify.
+ */
+
+/** Subject alternative names of a certificate, as text. */
+export interface SubjectAltNames {
+  /** dNSName entries, as written in the certificate. */
+  readonly dns: readonly string[]
+  /** uniformResourceIdentifier entries. */
+  readonly uri: readonly string[]
+  /** rfc822Name (e-mail) entries. */
+  readonly email: readonly string[]
+  /** iPAddress entries: dotted IPv4 or RFC 5952 IPv6 text. */
+  readonly ip: readonly string[]
+}
+
+/**
+ * Attributes of a distinguished name by short name (`CN`, `O`, `OU`, `C`, `L`, `ST`, `DC`, `UID`,
+ * `emailAddress`, `serialNumber`, ...; unknown types by dotted OID). Every attribute is a list: a
+ * name may repeat an attribute (several `OU`s is common). Order is the order in the certificate.
+ */
+export type NameAttributes = Readonly<Record<string, readonly string[]>>
+
+/** One certificate of a verified chain. */
+export interface ChainCertificate {
+  /** RFC 4514 subject, e.g. `CN=client,O=Example Corp`. */
+  readonly subject: string
+  /** RFC 4514 issuer. */
+  readonly issuer: string
+  /** Serial number, lowercase hex without leading zero bytes. */
+  readonly serialNumber: string
+  readonly notBefore: Date
+  readonly notAfter: Date
+  /** SHA-256 of the DER, lowercase hex without separators. */
+  readonly fingerprint256: string
+  /** PEM text of the certificate. */
+  readonly pem: string
+}
+
+/** Where an identity came from. */
+export type CertificateSource = 'alb-passthrough' | 'alb-verify'
+
+/** The verified client identity: `request.clientCert`. */
+export interface ClientCertificate extends ChainCertificate {
+  /** Parsed subject attributes, e.g. `{ CN: ['client'], O: ['Example Corp'] }`. */
+  readonly subjectAttributes: NameAttributes
+  /** Parsed issuer attributes. */
+  readonly issuerAttributes: NameAttributes
+  /** First subject CN, or null. */
+  readonly commonName: string | null
+  /** Subject alternative names (empty lists when the extension is absent). */
+  readonly san: SubjectAltNames
+  /** The `spiffe://` URI SAN when the certificate carries exactly one, else null. */
+  readonly spiffeId: string | null
+  /** The verified path: leaf first, the configured root last. */
+  readonly chain: readonly ChainCertificate[]
+  /** Which source produced the identity. */
+  readonly source: CertificateSource
+  /** Who validated the chain: this library, or the load balancer (ALB verify mode). */
+  readonly verifiedBy: 'fastify-alb-mtls' | 'load-balancer'
+}
+
+/** Error codes a verification can end with; stable, documented in README. */
+export type VerifyErrorCode = 'FST_MTLS_CERT_MISSING' | 'FST_MTLS_CERT_MALFORMED' | 'FST_MTLS_CERT_INVALID'
+
+/** Why a header could not be decoded (code `FST_MTLS_CERT_MALFORMED`, HTTP 400). */
+export type MalformedReason =
+  | 'header-too-large'
+  | 'repeated-header'
+  | 'bad-encoding'
+  | 'bad-pem'
+  | 'not-a-certificate'
+  | 'bad-base64'
+  | 'bad-der'
+  | 'too-many-certificates'
+
+/** Why a well-formed chain was refused (code `FST_MTLS_CERT_INVALID`, HTTP 401). */
+export type InvalidReason =
+  | 'untrusted'
+  | 'bad-signature'
+  | 'expired'
+  | 'not-yet-valid'
+  | 'revoked'
+  | 'ca-as-leaf'
+  | 'not-a-ca'
+  | 'path-length-exceeded'
+  | 'max-chain-depth-exceeded'
+  | 'key-usage'
+  | 'extended-key-usage'
+  | 'unknown-critical-extension'
+  | 'name-constraints'
+  | 'weak-algorithm'
+  | 'weak-key'
+  | 'invalid-certificate'
+
+export type FailureReason = 'missing' | MalformedReason | InvalidReason
+
+export interface VerifySuccess {
+  readonly ok: true
+  readonly certificate: ClientCertificate
+}
+
+export interface VerifyFailure {
+  readonly ok: false
+  readonly code: VerifyErrorCode
+  /** Stable, machine-readable reason. */
+  readonly reason: FailureReason
+  /** Human-readable detail for logs. Never send it to the client. */
+  readonly message: string
+}
+
+export type VerifyResult = VerifySuccess | VerifyFailure
+
+/** Trust material: PEM text (bundles allowed, `#` comment lines allowed) or DER bytes. */
+export type CertificateInput = string | Uint8Array
+
+export interface VerifierOptions {
+  /** Trust anchors. Required: at least one CA certificate. */
+  roots: CertificateInput | readonly CertificateInput[]
+  /** Seconds of clock skew tolerated on notBefore/notAfter. Default 0. */
+  clockTolerance?: number
+  /**
+   * EKU the leaf must allow when it carries the extendedKeyUsage extension (`anyExtendedKeyUsage`
+   * satisfies any). Names (`clientAuth`, `serverAuth`, ...) or dotted OIDs. Default `['clientAuth']`;
+   * `false` turns the check off.
+   */
+  extendedKeyUsage?: readonly string[] | false
+  /** Most intermediates allowed between leaf and root. Default 4 (ALB's limit). */
+  maxChainDepth?: number
+  /** Longer header values are refused before any parsing. Default 16384 (ALB's limit). */
+  maxHeaderBytes?: number
+  /** Clock. Default `() => new Date()`. */
+  now?: () => Date
+  /** Accept certificates past notAfter (mirrors ALB's "ignore client certificate expiry"). Default false. */
+  ignoreExpiry?: boolean
+  /** Smallest RSA modulus accepted, in bits. Default 2048 (ALB accepts 2048-8192). */
+  minRsaKeyBits?: number
+  /** Accept SHA-1 signatures. Default false. MD5 is never accepted. */
+  allowSha1?: boolean
+}

@@ -1,0 +1,130 @@
+/**
+ * verifier: `createVerifier(options)` turns raw ALB header text into a verified identity or a typed
+ * failure. No Fastify here: usable from Express, Hono or a plain `http` server.
+ */
+import { EKU_OIDS } from './checks.js'
+import { decodeHeader } from './decode.js'
+import { buildIdentity } from './identity.js'
+import { CertificateParseError, parseCertificate, type ParsedCertificate } from './parse.js'
+import { buildPath, type PathPolicy, type TrustAnchors } from './path.js'
+import { indexAnchors, loadCertificates } from './trust-store.js'
+import type { FailureReason, VerifierOptions, VerifyErrorCode, VerifyFailure, VerifyResult } from './types.js'
+import { InvalidOptionError } from '../errors.js'
+
+export interface Verifier {
+  /** Verifies an `X-Amzn-Mtls-Clientcert` value (as received: URL-encoded PEM, leaf first). */
+  verify (header: string | readonly string[] | undefined): Promise<VerifyResult>
+  /** The same, synchronously (validation does no I/O). */
+  verifySync (header: string | readonly string[] | undefined): VerifyResult
+}
+
+interface Settings {
+  policy: PathPolicy
+  maxHeaderBytes: number
+  maxCertificates: number
+  now: () => Date
+  anchors: TrustAnchors
+}
+
+const MISSING: VerifyFailure = Object.freeze({ ok: false, code: 'FST_MTLS_CERT_MISSING', reason: 'missing', message: 'no client certificate' })
+
+function failure (code: VerifyErrorCode, reason: FailureReason, message: string): VerifyFailure {
+  return { ok: false, code, reason, message }
+}
+
+function integerOption (value: unknown, name: string, fallback: number, min: number, max: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new InvalidOptionError(`${name} must be an integer from ${min} to ${max}`)
+  }
+  return value
+}
+
+function ekuOption (value: VerifierOptions['extendedKeyUsage']): readonly string[] | false {
+  if (value === undefined) return [EKU_OIDS.clientAuth!]
+  if (value === false) return false
+  if (!Array.isArray(value)) throw new InvalidOptionError('extendedKeyUsage must be an array of EKU names or OIDs, or false')
+  return value.map((name: unknown) => {
+    if (typeof name === 'string' && EKU_OIDS[name] !== undefined) return EKU_OIDS[name]
+    if (typeof name === 'string' && /^\d+(\.\d+)+$/.test(name)) return name
+    throw new InvalidOptionError(`extendedKeyUsage: unknown usage ${String(name)} (use ${Object.keys(EKU_OIDS).join(', ')} or a dotted OID)`)
+  })
+}
+
+/** Validates options up front: a mistake throws here, never at request time. */
+export function resolveSettings (options: VerifierOptions): Settings {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object')
+  if (options.roots === undefined || (Array.isArray(options.roots) && options.roots.length === 0)) {
+    throw new InvalidOptionError('roots is required: the CA certificates client certificates must chain to')
+  }
+  const roots = loadCertificates(options.roots, 'roots')
+  if (roots.length === 0) throw new InvalidOptionError('roots holds no certificate')
+  if (options.now !== undefined && typeof options.now !== 'function') throw new InvalidOptionError('now must be a function returning a Date')
+  if (options.clockTolerance !== undefined && (typeof options.clockTolerance !== 'number' || !(options.clockTolerance >= 0) || options.clockTolerance > 86400)) {
+    throw new InvalidOptionError('clockTolerance must be a number of seconds from 0 to 86400')
+  }
+  const maxChainDepth = integerOption(options.maxChainDepth, 'maxChainDepth', 4, 0, 16)
+  return {
+    policy: {
+      clockToleranceMs: (options.clockTolerance ?? 0) * 1000,
+      ignoreExpiry: options.ignoreExpiry === true,
+      extendedKeyUsage: ekuOption(options.extendedKeyUsage),
+      maxChainDepth,
+      minRsaKeyBits: integerOption(options.minRsaKeyBits, 'minRsaKeyBits', 2048, 1024, 16384),
+      allowSha1: options.allowSha1 === true
+    },
+    maxHeaderBytes: integerOption(options.maxHeaderBytes, 'maxHeaderBytes', 16384, 256, 1 << 20),
+    // leaf + intermediates + the root, which clients may include.
+    maxCertificates: maxChainDepth + 2,
+    now: options.now ?? (() => new Date()),
+    anchors: indexAnchors(roots)
+  }
+}
+
+export function verifyWith (settings: Settings, header: string | readonly string[] | undefined): VerifyResult {
+  if (header === undefined) return MISSING
+  if (typeof header !== 'string') {
+    // Node joins repeated custom headers with ", " but some layers hand an array: never pick one.
+    return failure('FST_MTLS_CERT_MALFORMED', 'repeated-header', 'the certificate header appears more than once')
+  }
+  if (header.length === 0) return MISSING
+  if (header.length > settings.maxHeaderBytes) {
+    return failure('FST_MTLS_CERT_MALFORMED', 'header-too-large', `header of ${header.length} bytes exceeds maxHeaderBytes ${settings.maxHeaderBytes}`)
+  }
+  if (header.includes(',')) {
+    return failure('FST_MTLS_CERT_MALFORMED', 'repeated-header', 'the certificate header appears more than once')
+  }
+  const decoded = decodeHeader(header, settings.maxCertificates)
+  if (!decoded.ok) return failure('FST_MTLS_CERT_MALFORMED', decoded.reason, decoded.message)
+  const parsed: ParsedCertificate[] = []
+  for (const [i, der] of decoded.certificates.entries()) {
+    try {
+      parsed.push(parseCertificate(der))
+    } catch (err) {
+      const detail = err instanceof CertificateParseError ? err.message : 'unreadable'
+      return failure('FST_MTLS_CERT_MALFORMED', 'bad-der', `certificate ${i + 1} is not a valid X.509 certificate: ${detail}`)
+    }
+  }
+  const now = settings.now().getTime()
+  const [leaf, ...intermediates] = parsed as [ParsedCertificate, ...ParsedCertificate[]]
+  const result = buildPath(leaf, intermediates, settings.anchors, settings.policy, now)
+  if (!result.ok) return failure('FST_MTLS_CERT_INVALID', result.problem.reason, result.problem.message)
+  return { ok: true, certificate: buildIdentity(result.path, 'alb-passthrough', 'fastify-alb-mtls') }
+}
+
+/** Creates a framework-independent verifier for ALB passthrough headers. */
+export function createVerifier (options: VerifierOptions): Verifier {
+  const settings = resolveSettings(options)
+  const verifySync = (header: string | readonly string[] | undefined): VerifyResult => {
+    try {
+      return verifyWith(settings, header)
+    } catch (err) {
+      // Defence in depth: a parser bug on hostile input must refuse, never accept or crash.
+      return failure('FST_MTLS_CERT_MALFORMED', 'bad-der', `unexpected error while reading the certificate: ${(err as Error).message}`)
+    }
+  }
+  return {
+    verifySync,
+    verify: async (header) => verifySync(header)
+  }
+}

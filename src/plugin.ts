@@ -1,0 +1,107 @@
+/**
+ * plugin: Fastify glue only. Options, one onRequest hook, `request.clientCert`, error mapping, logs.
+ */
+import type { FastifyError } from '@fastify/error'
+import type { FastifyPluginCallback, FastifyRequest, onRequestHookHandler } from 'fastify'
+import fp from 'fastify-plugin'
+import { createVerifier, type Verifier } from './core/verifier.js'
+import type { ClientCertificate, VerifierOptions, VerifyFailure } from './core/types.js'
+import { CertInvalidError, CertMalformedError, CertMissingError, InvalidOptionError } from './errors.js'
+import { compileTrustedProxies, type TrustedProxies } from './sources/trusted-proxies.js'
+
+export interface MtlsPluginOptions extends VerifierOptions {
+  /** Refuse requests without a certificate (401). Default true; a route may override with `config.mtls.required`. */
+  required?: boolean
+  /** Peers allowed to send the header. Default: loopback and private ranges. */
+  trustedProxies?: TrustedProxies
+  /** Header carrying the chain. Default `x-amzn-mtls-clientcert`. */
+  header?: string
+}
+
+/** Per-route settings, under the route's `config.mtls`. */
+export interface MtlsRouteConfig {
+  /** Overrides the plugin's `required` for this route. */
+  required?: boolean
+}
+
+export interface MtlsDecorator {
+  /** The verifier the plugin uses (shares its options). */
+  readonly verifier: Verifier
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The verified client certificate, or null when none was presented and the route allows that. */
+    clientCert: ClientCertificate | null
+  }
+  interface FastifyInstance {
+    mtls: MtlsDecorator
+  }
+  interface FastifyContextConfig {
+    mtls?: MtlsRouteConfig
+  }
+}
+
+type VerifyErrorCtor = new () => FastifyError
+
+const ERRORS: Record<VerifyFailure['code'], VerifyErrorCtor> = {
+  FST_MTLS_CERT_MISSING: CertMissingError,
+  FST_MTLS_CERT_MALFORMED: CertMalformedError,
+  FST_MTLS_CERT_INVALID: CertInvalidError
+}
+
+/** The error a refused request ends with; `reason` is for logs and error handlers, never serialized. */
+export function errorFor (result: VerifyFailure): FastifyError & { reason: string } {
+  const err = new ERRORS[result.code]() as FastifyError & { reason: string }
+  Object.defineProperty(err, 'reason', { value: result.reason, enumerable: false })
+  return err
+}
+
+function headerName (value: unknown): string {
+  if (value === undefined) return 'x-amzn-mtls-clientcert'
+  if (typeof value !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value)) {
+    throw new InvalidOptionError('header must be an HTTP header name')
+  }
+  return value.toLowerCase()
+}
+
+function routeRequired (request: FastifyRequest, fallback: boolean): boolean {
+  const required = request.routeOptions.config.mtls?.required
+  return typeof required === 'boolean' ? required : fallback
+}
+
+const plugin: FastifyPluginCallback<MtlsPluginOptions> = (fastify, options, done) => {
+  const verifier = createVerifier(options)
+  const header = headerName(options.header)
+  const trusted = compileTrustedProxies(options.trustedProxies)
+  if (options.required !== undefined && typeof options.required !== 'boolean') throw new InvalidOptionError('required must be a boolean')
+  const required = options.required !== false
+
+  fastify.decorateRequest('clientCert', null)
+  fastify.decorate('mtls', Object.freeze({ verifier }))
+
+  const hook: onRequestHookHandler = function mtlsPassthrough (request, reply, next) {
+    let value = request.headers[header]
+    if (value !== undefined && !trusted(request.socket.remoteAddress)) {
+      request.log.warn({ mtls: { remoteAddress: request.socket.remoteAddress } }, 'mtls: certificate header from an untrusted peer ignored')
+      value = undefined
+    }
+    const result = verifier.verifySync(value)
+    if (result.ok) {
+      request.clientCert = result.certificate
+      next()
+      return
+    }
+    if (result.code === 'FST_MTLS_CERT_MISSING' && !routeRequired(request, required)) {
+      next()
+      return
+    }
+    request.log.warn({ mtls: { code: result.code, reason: result.reason, detail: result.message } }, 'mtls: client certificate refused')
+    next(errorFor(result))
+  }
+  fastify.addHook('onRequest', hook)
+  done()
+}
+
+/** Fastify plugin: verifies the ALB passthrough header and sets `request.clientCert`. */
+export const mtlsPassthrough = fp(plugin, { fastify: '5.x', name: 'fastify-alb-mtls' })
