@@ -4,7 +4,7 @@
 import type { FastifyError } from '@fastify/error'
 import type { FastifyPluginCallback, FastifyRequest, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
-import { createVerifier, type Verifier } from './core/verifier.js'
+import { createVerifier, type TrustMaterial, type Verifier } from './core/verifier.js'
 import type { ClientCertificate, VerifierOptions, VerifyFailure } from './core/types.js'
 import { CertInvalidError, CertMalformedError, CertMissingError, InvalidOptionError } from './errors.js'
 import { compileTrustedProxies, type TrustedProxies } from './sources/trusted-proxies.js'
@@ -27,6 +27,8 @@ export interface MtlsRouteConfig {
 export interface MtlsDecorator {
   /** The verifier the plugin uses (shares its options). */
   readonly verifier: Verifier
+  /** Swaps the trust material without a restart; see Verifier.reload. */
+  reload (material: TrustMaterial): void
 }
 
 declare module 'fastify' {
@@ -78,7 +80,7 @@ const plugin: FastifyPluginCallback<MtlsPluginOptions> = (fastify, options, done
   const required = options.required !== false
 
   fastify.decorateRequest('clientCert', null)
-  fastify.decorate('mtls', Object.freeze({ verifier }))
+  fastify.decorate('mtls', Object.freeze({ verifier, reload: (material: TrustMaterial) => verifier.reload(material) }))
 
   const hook: onRequestHookHandler = function mtlsPassthrough (request, reply, next) {
     let value = request.headers[header]

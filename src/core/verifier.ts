@@ -16,7 +16,16 @@ export interface Verifier {
   verify (header: string | readonly string[] | undefined): Promise<VerifyResult>
   /** The same, synchronously (validation does no I/O). */
   verifySync (header: string | readonly string[] | undefined): VerifyResult
+  /**
+   * Swaps the trust material atomically. The new material is fully loaded and checked first: when it
+   * is bad this throws and the old material stays in force. Calls already running finish on the old
+   * set; the next call sees the new one.
+   */
+  reload (material: TrustMaterial): void
 }
+
+/** What `reload` can replace. Omitted fields keep their current value. */
+export type TrustMaterial = Pick<VerifierOptions, 'roots'>
 
 interface Settings {
   policy: PathPolicy
@@ -114,7 +123,8 @@ export function verifyWith (settings: Settings, header: string | readonly string
 
 /** Creates a framework-independent verifier for ALB passthrough headers. */
 export function createVerifier (options: VerifierOptions): Verifier {
-  const settings = resolveSettings(options)
+  let current = { ...options }
+  let settings = resolveSettings(current)
   const verifySync = (header: string | readonly string[] | undefined): VerifyResult => {
     try {
       return verifyWith(settings, header)
@@ -125,6 +135,13 @@ export function createVerifier (options: VerifierOptions): Verifier {
   }
   return {
     verifySync,
-    verify: async (header) => verifySync(header)
+    verify: async (header) => verifySync(header),
+    reload (material) {
+      if (material === null || typeof material !== 'object') throw new InvalidOptionError('reload expects an object such as { roots }')
+      const next = { ...current, ...material }
+      const nextSettings = resolveSettings(next)
+      current = next
+      settings = nextSettings
+    }
   }
 }
