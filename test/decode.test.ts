@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { decodeHeader, percentDecode, splitPem } from '../src/core/decode.js'
+import { decodeFast, decodeHeader, decodeReference, percentDecode, splitPem } from '../src/core/decode.js'
 
 const body = Buffer.from('0\x82\x00\x01hello world, a fake DER body that is long enough').toString('base64')
 const pem = `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`
@@ -77,4 +77,82 @@ test('more certificates than allowed is refused before decoding them all', () =>
   const r = splitPem(pem.repeat(7), 6)
   assert.equal(!r.ok && r.reason, 'too-many-certificates')
   assert.ok(splitPem(pem.repeat(6), 6).ok)
+})
+
+/** A deterministic pseudo-random source, so a failing case can be replayed. */
+function prng (seed: number): () => number {
+  let x = seed >>> 0
+  return () => {
+    x ^= x << 13; x >>>= 0
+    x ^= x >>> 17
+    x ^= x << 5; x >>>= 0
+    return x / 0x100000000
+  }
+}
+
+function randomPem (rand: () => number, bytes: number): string {
+  const der = Buffer.alloc(bytes)
+  for (let i = 0; i < bytes; i++) der[i] = Math.floor(rand() * 256)
+  const b64 = der.toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '')
+  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`
+}
+
+test('the one-pass decoder takes the forms ALB sends (%3D, literal =, CRLF, literal spaces) without the fallback', () => {
+  const rand = prng(7)
+  const chain = randomPem(rand, 700) + randomPem(rand, 1000)
+  for (const value of [
+    albEncode(chain),
+    albEncode(chain).replace(/=/g, '%3D'),
+    albEncode(chain).replace(/%0A/g, '%0d%0a'),
+    albEncode(chain).replace(/%20/g, ' '),
+    albEncode(chain).replace(/\+/g, '%2B').replace(/\//g, '%2f')
+  ]) {
+    const fast = decodeFast(value, 6)
+    assert.ok(fast !== null, value.slice(0, 80))
+    const reference = decodeReference(value, 6)
+    assert.ok(reference.ok)
+    assert.equal(fast.length, 2)
+    for (let i = 0; i < 2; i++) assert.deepEqual(Buffer.from(fast[i]!), Buffer.from(reference.certificates[i]!))
+  }
+})
+
+test('unusual but valid spellings fall back to the strict decoder and still decode', () => {
+  const rand = prng(11)
+  const value = albEncode(randomPem(rand, 300)).replace(/-----BEGIN/, '%2D----BEGIN').replace(/Q/g, '%51')
+  assert.equal(decodeFast(value, 6), null)
+  const r = decodeHeader(value, 6)
+  assert.ok(r.ok)
+  assert.deepEqual(r, decodeReference(value, 6))
+})
+
+test('one-pass decoder agrees with the strict decoder on 20,000 mutated headers', () => {
+  const rand = prng(42)
+  const pieces = ['%', '%0A', '%0a', '%20', '%3D', '%3d', '%2B', '%2F', '%2b', '%2D', '%41', '%00', '%80', '%ZZ', '=', '==', '===',
+    '-', '-----', '-----END%20CERTIFICATE-----', '-----BEGIN%20CERTIFICATE-----', '-----END CERTIFICATE-----', ' ', '\t',
+    'A', 'z', '+', '/', '*', ',', '\u00e9', '\n', '%0D%0A', '-----BEGIN%20PRIVATE%20KEY-----']
+  let accepted = 0
+  for (let round = 0; round < 20_000; round++) {
+    let value = albEncode(randomPem(rand, 1 + Math.floor(rand() * 40)) + (rand() < 0.5 ? randomPem(rand, 1 + Math.floor(rand() * 40)) : ''))
+    if (rand() < 0.3) value = value.replace(/=/g, '%3D')
+    const edits = Math.floor(rand() * 3)
+    for (let e = 0; e < edits; e++) {
+      const at = Math.floor(rand() * (value.length + 1))
+      const op = rand()
+      const piece = pieces[Math.floor(rand() * pieces.length)]!
+      if (op < 0.4) value = value.slice(0, at) + piece + value.slice(at)
+      else if (op < 0.7) value = value.slice(0, at) + value.slice(at + 1 + Math.floor(rand() * 4))
+      else value = value.slice(0, at) + piece + value.slice(at + piece.length)
+    }
+    const max = 1 + Math.floor(rand() * 2)
+    const reference = decodeReference(value, max)
+    const fast = decodeFast(value, max)
+    if (fast !== null) {
+      accepted++
+      assert.ok(reference.ok, `fast path accepted what the strict decoder refuses: ${JSON.stringify(value)}`)
+      assert.equal(fast.length, reference.certificates.length)
+      for (let i = 0; i < fast.length; i++) assert.deepEqual(Buffer.from(fast[i]!), Buffer.from(reference.certificates[i]!), JSON.stringify(value))
+    }
+    assert.deepEqual(decodeHeader(value, max).ok, reference.ok)
+  }
+  assert.ok(accepted > 1000, `fast path took only ${accepted} values`)
 })

@@ -5,6 +5,14 @@
  * `%3D`): every `%XX` is decoded and `+` is never a space. The decoded text must be a sequence of
  * `CERTIFICATE` PEM blocks separated by whitespace and nothing else. Everything is attacker-written,
  * so every deviation is an error with a reason, never a best-effort guess.
+ *
+ * `decodeHeader` runs a one-pass decoder first: percent-encoded text straight to DER bytes, no
+ * intermediate string, accepting only the forms ALB and common encoders produce (literal base64,
+ * `%0A` `%0D` `%20` `%09` `%2B` `%2F` `%3D`, the two usual spellings of the markers). It never
+ * decides a refusal: on anything else it hands the value to the reference decoder below
+ * (`percentDecode` then `splitPem`), which accepts every strictly valid variant and gives the
+ * reason for a refusal. So the fast path cannot accept what the strict decoder refuses, and
+ * unusual but valid spellings still work.
  */
 import type { MalformedReason } from './types.js'
 
@@ -99,8 +107,103 @@ export function splitPem (text: string, maxCertificates: number): DecodeResult {
   return { ok: true, certificates }
 }
 
+/** Base64 alphabet value of each ASCII code, -1 for any other character. */
+const B64 = new Int8Array(128).fill(-1)
+for (let k = 0; k < 64; k++) B64['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.charCodeAt(k)] = k
+
+const BEGIN_ENCODED = '-----BEGIN%20CERTIFICATE-----'
+const BEGIN_LITERAL = '-----BEGIN CERTIFICATE-----'
+const END_ENCODED = '-----END%20CERTIFICATE-----'
+const END_LITERAL = '-----END CERTIFICATE-----'
+
+/** `s[i..i+2]` is `%0A`, `%0D`, `%09` or `%20` (either hex case). */
+function isEncodedSpace (s: string, i: number): boolean {
+  const h = s.charCodeAt(i + 1)
+  const l = s.charCodeAt(i + 2) | 0x20
+  return (h === 0x30 && (l === 0x61 || l === 0x64 || l === 0x39)) || (h === 0x32 && l === 0x30)
+}
+
+/**
+ * One pass from the percent-encoded value to DER. Returns null when the value is not in the forms
+ * it knows (the caller then runs the reference decoder); never returns bytes the reference would
+ * refuse or decode differently.
+ */
+export function decodeFast (s: string, maxCertificates: number): Uint8Array[] | null {
+  const n = s.length
+  // 3 bytes per 4 base64 characters is an upper bound for everything the header can hold.
+  const out = new Uint8Array((n >>> 2) * 3 + 3)
+  const certificates: Uint8Array[] = []
+  let o = 0
+  let i = 0
+  for (;;) {
+    // Whitespace between blocks.
+    for (;;) {
+      const c = s.charCodeAt(i)
+      if (c === 0x25 && isEncodedSpace(s, i)) i += 3
+      else if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++
+      else break
+    }
+    if (i >= n) break
+    if (certificates.length >= maxCertificates) return null
+    if (s.startsWith(BEGIN_ENCODED, i)) i += BEGIN_ENCODED.length
+    else if (s.startsWith(BEGIN_LITERAL, i)) i += BEGIN_LITERAL.length
+    else return null
+    const start = o
+    let acc = 0
+    let bits = 0
+    let chars = 0
+    let pad = 0
+    for (;;) {
+      if (i >= n) return null
+      let c = s.charCodeAt(i++)
+      if (c === 0x25) {
+        if (isEncodedSpace(s, i - 1)) { i += 2; continue }
+        const h = s.charCodeAt(i)
+        const l = s.charCodeAt(i + 1) | 0x20
+        if (h === 0x32 && l === 0x62) c = 0x2b
+        else if (h === 0x32 && l === 0x66) c = 0x2f
+        else if (h === 0x33 && l === 0x64) c = 0x3d
+        else return null
+        i += 2
+      } else if (c === 0x0a || c === 0x0d || c === 0x20 || c === 0x09) {
+        continue
+      } else if (c === 0x2d) {
+        i--
+        if (s.startsWith(END_ENCODED, i)) i += END_ENCODED.length
+        else if (s.startsWith(END_LITERAL, i)) i += END_LITERAL.length
+        else return null
+        break
+      }
+      if (c === 0x3d) {
+        if (++pad > 2) return null
+        chars++
+        continue
+      }
+      const v = c < 128 ? B64[c]! : -1
+      if (v < 0 || pad !== 0) return null
+      chars++
+      acc = ((acc << 6) | v) & 0xffffff
+      bits += 6
+      if (bits >= 8) {
+        bits -= 8
+        out[o++] = acc >>> bits
+      }
+    }
+    if (chars === 0 || (chars & 3) !== 0) return null
+    certificates.push(out.subarray(start, o))
+  }
+  return certificates.length === 0 ? null : certificates
+}
+
 /** Decodes an ALB `X-Amzn-Mtls-Clientcert` value into DER certificates, leaf first. */
 export function decodeHeader (value: string, maxCertificates: number): DecodeResult {
+  const fast = decodeFast(value, maxCertificates)
+  if (fast !== null) return { ok: true, certificates: fast }
+  return decodeReference(value, maxCertificates)
+}
+
+/** The strict two-step decoder: the definition of what is accepted, and the reason for a refusal. */
+export function decodeReference (value: string, maxCertificates: number): DecodeResult {
   const text = percentDecode(value)
   if (text === null) return fail('bad-encoding', 'header is not strictly percent-encoded ASCII PEM')
   return splitPem(text, maxCertificates)
