@@ -7,7 +7,7 @@ export default mtlsPassthrough
 export { mtlsPassthrough, errorFor } from './plugin.js'
 export type { MtlsPluginOptions, MtlsRouteConfig, MtlsDecorator } from './plugin.js'
 export { createVerifier } from './core/verifier.js'
-export type { Verifier, TrustMaterial } from './core/verifier.js'
+export type { Verifier, TrustMaterial, VerifierStats } from './core/verifier.js'
 export type * from './core/types.js'
 export type { TrustedProxies } from './sources/trusted-proxies.js'
 export { DEFAULT_TRUSTED_PROXIES } from './sources/trusted-proxies.js'

@@ -12,7 +12,7 @@ import { compileTrustedProxies, type TrustedProxies } from './sources/trusted-pr
 export interface MtlsPluginOptions extends VerifierOptions {
   /** Refuse requests without a certificate (401). Default true; a route may override with `config.mtls.required`. */
   required?: boolean
-  /** Peers allowed to send the header. Default: loopback and private ranges. */
+  /** Peers allowed to send the header. Default: loopback and private ranges. Matched once per connection (a function is called once per socket). */
   trustedProxies?: TrustedProxies
   /** Header carrying the chain. Default `x-amzn-mtls-clientcert`. */
   header?: string
@@ -82,9 +82,21 @@ const plugin: FastifyPluginCallback<MtlsPluginOptions> = (fastify, options, done
   fastify.decorateRequest('clientCert', null)
   fastify.decorate('mtls', Object.freeze({ verifier, reload: (material: TrustMaterial) => verifier.reload(material) }))
 
+  // A socket's peer address never changes: match it once per connection, not once per request
+  // (matching parses the address, which costs more than a whole verdict-cache hit).
+  const peers = new WeakMap<object, boolean>()
+  const trustedPeer = (socket: FastifyRequest['socket']): boolean => {
+    let ok = peers.get(socket)
+    if (ok === undefined) {
+      ok = trusted(socket.remoteAddress)
+      peers.set(socket, ok)
+    }
+    return ok
+  }
+
   const hook: onRequestHookHandler = function mtlsPassthrough (request, reply, next) {
     let value = request.headers[header]
-    if (value !== undefined && !trusted(request.socket.remoteAddress)) {
+    if (value !== undefined && !trustedPeer(request.socket)) {
       request.log.warn({ mtls: { remoteAddress: request.socket.remoteAddress } }, 'mtls: certificate header from an untrusted peer ignored')
       value = undefined
     }

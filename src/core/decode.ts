@@ -107,8 +107,8 @@ export function splitPem (text: string, maxCertificates: number): DecodeResult {
   return { ok: true, certificates }
 }
 
-/** Base64 alphabet value of each ASCII code, -1 for any other character. */
-const B64 = new Int8Array(128).fill(-1)
+/** Base64 alphabet value of each one-byte character code, -1 for any other character. */
+const B64 = new Int32Array(256).fill(-1)
 for (let k = 0; k < 64; k++) B64['ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.charCodeAt(k)] = k
 
 const BEGIN_ENCODED = '-----BEGIN%20CERTIFICATE-----'
@@ -126,7 +126,8 @@ function isEncodedSpace (s: string, i: number): boolean {
 /**
  * One pass from the percent-encoded value to DER. Returns null when the value is not in the forms
  * it knows (the caller then runs the reference decoder); never returns bytes the reference would
- * refuse or decode differently.
+ * refuse or decode differently. Whole 4-character groups are decoded at once; line breaks, padding
+ * and the END marker take the per-character path.
  */
 export function decodeFast (s: string, maxCertificates: number): Uint8Array[] | null {
   const n = s.length
@@ -154,6 +155,24 @@ export function decodeFast (s: string, maxCertificates: number): Uint8Array[] | 
     let chars = 0
     let pad = 0
     for (;;) {
+      if (bits === 0 && pad === 0) {
+        // Aligned on a base64 quantum: decode whole groups while all four are alphabet characters.
+        while (i + 4 <= n) {
+          const a = s.charCodeAt(i)
+          const b = s.charCodeAt(i + 1)
+          const c = s.charCodeAt(i + 2)
+          const d = s.charCodeAt(i + 3)
+          if ((a | b | c | d) > 0xff) break
+          const x = (B64[a]! << 18) | (B64[b]! << 12) | (B64[c]! << 6) | B64[d]!
+          if (x < 0) break
+          out[o] = x >>> 16
+          out[o + 1] = x >>> 8
+          out[o + 2] = x
+          o += 3
+          i += 4
+          chars += 4
+        }
+      }
       if (i >= n) return null
       let c = s.charCodeAt(i++)
       if (c === 0x25) {
@@ -179,7 +198,7 @@ export function decodeFast (s: string, maxCertificates: number): Uint8Array[] | 
         chars++
         continue
       }
-      const v = c < 128 ? B64[c]! : -1
+      const v = c <= 0xff ? B64[c]! : -1
       if (v < 0 || pad !== 0) return null
       chars++
       acc = ((acc << 6) | v) & 0xffffff

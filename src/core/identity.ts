@@ -5,7 +5,19 @@ import { formatName, nameAttributes } from './names.js'
 import { toPem, type ParsedCertificate } from './parse.js'
 import type { ChainCertificate, ClientCertificate, CertificateSource } from './types.js'
 
+const entries = new WeakMap<ParsedCertificate, ChainCertificate>()
+
+/** One frozen entry per parsed certificate: identities of clients under one CA share its entries. */
 function chainEntry (cert: ParsedCertificate): ChainCertificate {
+  let entry = entries.get(cert)
+  if (entry === undefined) {
+    entry = makeChainEntry(cert)
+    entries.set(cert, entry)
+  }
+  return entry
+}
+
+function makeChainEntry (cert: ParsedCertificate): ChainCertificate {
   return Object.freeze({
     subject: formatName(cert.subject),
     issuer: formatName(cert.issuer),

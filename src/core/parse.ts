@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto'
 import * as asn1js from 'asn1js'
+import { LRUCache } from 'lru-cache'
 import * as pkijs from 'pkijs'
 import { parseName, nameKey, type Rdns } from './names.js'
 
@@ -277,6 +278,31 @@ export function parseCertificate (der: Uint8Array): ParsedCertificate {
   }
   cache.set(der, parsed)
   return parsed
+}
+
+/**
+ * Issuer certificates seen in headers, by DER. Intermediates repeat across clients, so each distinct
+ * one is parsed (and its public key imported, see signature.ts) once. Bounded: a client sending new
+ * intermediates each time only evicts others. Parsing is a pure function of the bytes, so one cache
+ * serves every verifier.
+ */
+const issuers = new LRUCache<string, ParsedCertificate>({ max: 1024 })
+
+/** parseCertificate for a certificate that is likely to come again (an issuer in a header). */
+export function parseIssuerCertificate (der: Uint8Array): ParsedCertificate {
+  const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1')
+  let parsed = issuers.get(key)
+  if (parsed === undefined) {
+    // Own copy of the bytes: the parsed structure must not pin the request's decode buffer.
+    parsed = parseCertificate(der.slice())
+    issuers.set(key, parsed)
+  }
+  return parsed
+}
+
+/** Empties the issuer cache (benchmarks measure a chain never seen before with it). */
+export function clearIssuerCache (): void {
+  issuers.clear()
 }
 
 /** BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER (0..MAX) OPTIONAL } */

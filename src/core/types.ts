@@ -111,6 +111,18 @@ export interface VerifyFailure {
 
 export type VerifyResult = VerifySuccess | VerifyFailure
 
+/** Verdict cache settings (option `cache`). */
+export interface VerdictCacheOptions {
+  /** Most successful verdicts kept; failures get a quarter of it. Default 10,000. */
+  max?: number
+  /** Most bytes kept (estimated from header and identity sizes); failures get a quarter. Default 64 MiB. */
+  maxBytes?: number
+  /** Longest reuse of a success, in ms; never past the earliest notAfter on the path. Default 600,000. */
+  ttl?: number
+  /** Reuse of a failure, in ms, so a hostile client cannot make the server redo the work. Default 5,000; 0 = off. */
+  failureTtl?: number
+}
+
 /** Trust material: PEM text (bundles allowed, `#` comment lines allowed) or DER bytes. */
 export type CertificateInput = string | Uint8Array
 
@@ -137,4 +149,9 @@ export interface VerifierOptions {
   minRsaKeyBits?: number
   /** Accept SHA-1 signatures. Default false. MD5 is never accepted. */
   allowSha1?: boolean
+  /**
+   * Verdict cache: a repeated header is answered without validating again. `false` turns it off.
+   * Cleared by `reload`. Default `{ max: 10000, maxBytes: 64 MiB, ttl: 600000, failureTtl: 5000 }`.
+   */
+  cache?: VerdictCacheOptions | false
 }

@@ -2,10 +2,11 @@
  * verifier: `createVerifier(options)` turns raw ALB header text into a verified identity or a typed
  * failure. No Fastify here: usable from Express, Hono or a plain `http` server.
  */
+import { cacheKey, resolveCacheOptions, VerdictCache, type CacheStats } from './cache.js'
 import { EKU_OIDS } from './checks.js'
 import { decodeHeader } from './decode.js'
 import { buildIdentity } from './identity.js'
-import { CertificateParseError, parseCertificate, type ParsedCertificate } from './parse.js'
+import { CertificateParseError, parseCertificate, parseIssuerCertificate, type ParsedCertificate } from './parse.js'
 import { buildPath, type PathPolicy, type TrustAnchors } from './path.js'
 import { indexAnchors, loadCertificates } from './trust-store.js'
 import type { FailureReason, VerifierOptions, VerifyErrorCode, VerifyFailure, VerifyResult } from './types.js'
@@ -22,6 +23,13 @@ export interface Verifier {
    * set; the next call sees the new one.
    */
   reload (material: TrustMaterial): void
+  /** Counters: validations run, cache hits, and what the verdict cache holds. */
+  stats (): VerifierStats
+}
+
+export interface VerifierStats extends CacheStats {
+  /** Validations run (cache misses, or every call when the cache is off). */
+  validations: number
 }
 
 /** What `reload` can replace. Omitted fields keep their current value. */
@@ -32,7 +40,16 @@ interface Settings {
   maxHeaderBytes: number
   maxCertificates: number
   now: () => Date
+  /** The same clock in epoch milliseconds, without a Date per call when `now` is not set. */
+  clock: () => number
   anchors: TrustAnchors
+}
+
+/** A verdict and how long it may be reused. */
+export interface Verdict {
+  result: VerifyResult
+  /** Epoch ms after which the verdict must not be reused (success only; see verdictValidUntil). */
+  validUntil: number
 }
 
 const MISSING: VerifyFailure = Object.freeze({ ok: false, code: 'FST_MTLS_CERT_MISSING', reason: 'missing', message: 'no client certificate' })
@@ -86,53 +103,105 @@ export function resolveSettings (options: VerifierOptions): Settings {
     // leaf + intermediates + the root, which clients may include.
     maxCertificates: maxChainDepth + 2,
     now: options.now ?? (() => new Date()),
+    clock: options.now === undefined ? Date.now : () => options.now!().getTime(),
     anchors: indexAnchors(roots)
   }
 }
 
-export function verifyWith (settings: Settings, header: string | readonly string[] | undefined): VerifyResult {
-  if (header === undefined) return MISSING
+/**
+ * Latest time a successful verdict may be reused: the earliest notAfter on the path (plus the
+ * tolerance the expiry check grants). Revocation data lowers it further (a CRL's nextUpdate).
+ */
+export function verdictValidUntil (path: readonly ParsedCertificate[], settings: Settings): number {
+  if (settings.policy.ignoreExpiry) return Number.POSITIVE_INFINITY
+  let until = Number.POSITIVE_INFINITY
+  for (const cert of path) until = Math.min(until, cert.notAfter.getTime() + settings.policy.clockToleranceMs)
+  return until
+}
+
+function reject (result: VerifyFailure): Verdict {
+  return { result, validUntil: 0 }
+}
+
+/** Full validation of one header at `now` (epoch ms): the cache-miss path. */
+export function validate (settings: Settings, header: string | readonly string[] | undefined, now: number): Verdict {
+  if (header === undefined) return reject(MISSING)
   if (typeof header !== 'string') {
     // Node joins repeated custom headers with ", " but some layers hand an array: never pick one.
-    return failure('FST_MTLS_CERT_MALFORMED', 'repeated-header', 'the certificate header appears more than once')
+    return reject(failure('FST_MTLS_CERT_MALFORMED', 'repeated-header', 'the certificate header appears more than once'))
   }
-  if (header.length === 0) return MISSING
+  if (header.length === 0) return reject(MISSING)
   if (header.length > settings.maxHeaderBytes) {
-    return failure('FST_MTLS_CERT_MALFORMED', 'header-too-large', `header of ${header.length} bytes exceeds maxHeaderBytes ${settings.maxHeaderBytes}`)
+    return reject(failure('FST_MTLS_CERT_MALFORMED', 'header-too-large', `header of ${header.length} bytes exceeds maxHeaderBytes ${settings.maxHeaderBytes}`))
   }
   if (header.includes(',')) {
-    return failure('FST_MTLS_CERT_MALFORMED', 'repeated-header', 'the certificate header appears more than once')
+    return reject(failure('FST_MTLS_CERT_MALFORMED', 'repeated-header', 'the certificate header appears more than once'))
   }
   const decoded = decodeHeader(header, settings.maxCertificates)
-  if (!decoded.ok) return failure('FST_MTLS_CERT_MALFORMED', decoded.reason, decoded.message)
+  if (!decoded.ok) return reject(failure('FST_MTLS_CERT_MALFORMED', decoded.reason, decoded.message))
   const parsed: ParsedCertificate[] = []
   for (const [i, der] of decoded.certificates.entries()) {
     try {
-      parsed.push(parseCertificate(der))
+      // Issuers repeat across clients: parsed once per distinct DER. The leaf is new each time.
+      parsed.push(i === 0 ? parseCertificate(der) : parseIssuerCertificate(der))
     } catch (err) {
       const detail = err instanceof CertificateParseError ? err.message : 'unreadable'
-      return failure('FST_MTLS_CERT_MALFORMED', 'bad-der', `certificate ${i + 1} is not a valid X.509 certificate: ${detail}`)
+      return reject(failure('FST_MTLS_CERT_MALFORMED', 'bad-der', `certificate ${i + 1} is not a valid X.509 certificate: ${detail}`))
     }
   }
-  const now = settings.now().getTime()
   const [leaf, ...intermediates] = parsed as [ParsedCertificate, ...ParsedCertificate[]]
   const result = buildPath(leaf, intermediates, settings.anchors, settings.policy, now)
-  if (!result.ok) return failure('FST_MTLS_CERT_INVALID', result.problem.reason, result.problem.message)
-  return { ok: true, certificate: buildIdentity(result.path, 'alb-passthrough', 'fastify-alb-mtls') }
+  if (!result.ok) return reject(failure('FST_MTLS_CERT_INVALID', result.problem.reason, result.problem.message))
+  return {
+    result: { ok: true, certificate: buildIdentity(result.path, 'alb-passthrough', 'fastify-alb-mtls') },
+    validUntil: verdictValidUntil(result.path, settings)
+  }
 }
 
-/** Creates a framework-independent verifier for ALB passthrough headers. */
+/** One validation without the cache (kept for callers of the earlier API). */
+export function verifyWith (settings: Settings, header: string | readonly string[] | undefined): VerifyResult {
+  return validate(settings, header, settings.clock()).result
+}
+
+/**
+ * Creates a framework-independent verifier for ALB passthrough headers.
+ *
+ * Verdicts are cached (see cache.ts): a hit costs a short key slice, one map lookup and one string
+ * comparison. Validation itself is synchronous, so concurrent requests with the same new header
+ * cannot overlap: the first one validates and stores the verdict before any other is looked up
+ * (single flight, also for `verify()`, whose promise is created after the synchronous work).
+ */
 export function createVerifier (options: VerifierOptions): Verifier {
   let current = { ...options }
   let settings = resolveSettings(current)
-  const verifySync = (header: string | readonly string[] | undefined): VerifyResult => {
+  const cacheOptions = resolveCacheOptions(options.cache)
+  const cache = cacheOptions === null ? null : new VerdictCache(cacheOptions)
+  let validations = 0
+
+  const validateGuarded = (header: string | readonly string[] | undefined, now: number): Verdict => {
+    validations++
     try {
-      return verifyWith(settings, header)
+      return validate(settings, header, now)
     } catch (err) {
       // Defence in depth: a parser bug on hostile input must refuse, never accept or crash.
-      return failure('FST_MTLS_CERT_MALFORMED', 'bad-der', `unexpected error while reading the certificate: ${(err as Error).message}`)
+      return reject(failure('FST_MTLS_CERT_MALFORMED', 'bad-der', `unexpected error while reading the certificate: ${(err as Error).message}`))
     }
   }
+
+  const verifySync = (header: string | readonly string[] | undefined): VerifyResult => {
+    if (cache !== null && typeof header === 'string' && header.length !== 0 && header.length <= settings.maxHeaderBytes) {
+      const now = settings.clock()
+      const key = cacheKey(header)
+      const hit = cache.get(key, header, now)
+      if (hit !== undefined) return hit
+      cache.misses++
+      const verdict = validateGuarded(header, now)
+      cache.set(key, header, verdict.result, now, verdict.validUntil)
+      return verdict.result
+    }
+    return validateGuarded(header, settings.clock()).result
+  }
+
   return {
     verifySync,
     verify: async (header) => verifySync(header),
@@ -142,6 +211,12 @@ export function createVerifier (options: VerifierOptions): Verifier {
       const nextSettings = resolveSettings(next)
       current = next
       settings = nextSettings
+      // Verdicts were reached with the old trust material.
+      cache?.clear()
+    },
+    stats () {
+      const cached = cache?.stats() ?? { hits: 0, misses: 0, entries: 0, bytes: 0 }
+      return { ...cached, validations }
     }
   }
 }

@@ -1,0 +1,165 @@
+/**
+ * cache: verdicts by header value, so a client's second request skips every validation step.
+ *
+ * The hit path runs on every request, so it avoids hashing the 2-3 KB header (a SHA-256 or even
+ * the engine's own string hash of a fresh header costs several times a whole cache hit). The key is
+ * a short slice of the value that differs between clients: the last base64 characters of the first
+ * PEM block, which are the leaf's signature bytes. A key only narrows the search: an entry counts as
+ * a hit only when its stored header equals the request's header character for character, so no
+ * collision can alias two chains. A header whose slot already holds a different header (a collision,
+ * or a client copying another's signature bytes) is stored under its full value instead, and never
+ * evicts the first one.
+ *
+ * Successes and failures live in two LRUs: a flood of distinct bad headers can only push out other
+ * failures, never a valid client's verdict. Both are bounded by entries and by an estimate of the
+ * bytes they hold. Each entry carries its own expiry on the verifier's clock: for a success the
+ * earliest of `ttl` and the verdict's `validUntil` (the path's notAfter, lowered by revocation data),
+ * for a failure `failureTtl`.
+ */
+import { LRUCache } from 'lru-cache'
+import type { VerdictCacheOptions, VerifyResult } from './types.js'
+import { InvalidOptionError } from '../errors.js'
+
+export interface ResolvedCacheOptions {
+  max: number
+  maxBytes: number
+  ttl: number
+  failureTtl: number
+}
+
+export interface CacheStats {
+  /** Requests answered from the cache. */
+  hits: number
+  /** Requests that ran a validation. */
+  misses: number
+  /** Successes and failures currently held. */
+  entries: number
+  /** Estimated bytes held. */
+  bytes: number
+}
+
+interface Entry {
+  readonly header: string
+  readonly result: VerifyResult
+  readonly expires: number
+  readonly size: number
+}
+
+/** Characters of the key slice: 32 base64 characters are 24 bytes of the leaf's signature. */
+const KEY_LENGTH = 32
+/** The slice ends this far before the END marker, past the `=` padding and a `%0A`. */
+const KEY_END_GAP = 8
+const END_MARKER = '-----END'
+/** Fixed per-entry cost of the LRU slot, the entry object and the identity's small fields. */
+const ENTRY_OVERHEAD = 1024
+
+/** The lookup key of a header: the slice before the first END marker, else the whole value. */
+export function cacheKey (header: string): string {
+  const end = header.indexOf(END_MARKER, KEY_LENGTH + KEY_END_GAP)
+  return end === -1 ? header : header.slice(end - KEY_END_GAP - KEY_LENGTH, end - KEY_END_GAP)
+}
+
+function estimateSize (header: string, result: VerifyResult): number {
+  let size = ENTRY_OVERHEAD + header.length
+  // The leaf's PEM and names are per identity; CA entries of the chain are shared between identities.
+  if (result.ok) size += result.certificate.pem.length + result.certificate.subject.length * 4
+  else size += result.message.length
+  return size
+}
+
+class Store {
+  readonly lru: LRUCache<string, Entry>
+  constructor (max: number, maxBytes: number) {
+    this.lru = new LRUCache<string, Entry>({ max, maxSize: maxBytes, sizeCalculation: (e) => e.size })
+  }
+
+  get (key: string, header: string, now: number): Entry | undefined {
+    let slot = key
+    let entry = this.lru.get(key)
+    if (entry !== undefined && entry.header !== header && key !== header) {
+      slot = header
+      entry = this.lru.get(header)
+    }
+    if (entry === undefined || entry.header !== header) return undefined
+    if (entry.expires <= now) {
+      this.lru.delete(slot)
+      return undefined
+    }
+    return entry
+  }
+
+  set (key: string, entry: Entry, now: number): void {
+    const held = this.lru.peek(key)
+    // Keep a live entry of another header in its slot; this one goes under its full value.
+    const slot = held === undefined || held.header === entry.header || held.expires <= now ? key : entry.header
+    this.lru.set(slot, entry)
+  }
+}
+
+/** Verdict cache of one verifier. */
+export class VerdictCache {
+  readonly options: ResolvedCacheOptions
+  private readonly ok: Store
+  private readonly failed: Store
+  hits = 0
+  misses = 0
+
+  constructor (options: ResolvedCacheOptions) {
+    this.options = options
+    this.ok = new Store(options.max, options.maxBytes)
+    this.failed = new Store(Math.max(16, options.max >>> 2), Math.max(1 << 16, Math.floor(options.maxBytes / 4)))
+  }
+
+  /** The cached verdict for exactly this header, or undefined. */
+  get (key: string, header: string, now: number): VerifyResult | undefined {
+    const entry = this.ok.get(key, header, now) ?? this.failed.get(key, header, now)
+    if (entry === undefined) return undefined
+    this.hits++
+    return entry.result
+  }
+
+  /** Stores a fresh verdict; a success expires at the earliest of `ttl` and `validUntil`. */
+  set (key: string, header: string, result: VerifyResult, now: number, validUntil: number): void {
+    if (result.ok) {
+      const expires = Math.min(now + this.options.ttl, validUntil)
+      if (expires > now) this.ok.set(key, { header, result, expires, size: estimateSize(header, result) }, now)
+    } else if (this.options.failureTtl > 0) {
+      this.failed.set(key, { header, result, expires: now + this.options.failureTtl, size: estimateSize(header, result) }, now)
+    }
+  }
+
+  clear (): void {
+    this.ok.lru.clear()
+    this.failed.lru.clear()
+  }
+
+  stats (): CacheStats {
+    return {
+      hits: this.hits,
+      misses: this.misses,
+      entries: this.ok.lru.size + this.failed.lru.size,
+      bytes: this.ok.lru.calculatedSize + this.failed.lru.calculatedSize
+    }
+  }
+}
+
+function positiveInteger (value: unknown, name: string, fallback: number, min: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > Number.MAX_SAFE_INTEGER) {
+    throw new InvalidOptionError(`cache.${name} must be an integer of at least ${min}`)
+  }
+  return value
+}
+
+/** Checks the `cache` option; null when caching is off. */
+export function resolveCacheOptions (value: VerdictCacheOptions | false | undefined): ResolvedCacheOptions | null {
+  if (value === false) return null
+  if (value !== undefined && (value === null || typeof value !== 'object')) throw new InvalidOptionError('cache must be an object or false')
+  const options = value ?? {}
+  return {
+    max: positiveInteger(options.max, 'max', 10_000, 1),
+    maxBytes: positiveInteger(options.maxBytes, 'maxBytes', 64 * 1024 * 1024, 1024),
+    ttl: positiveInteger(options.ttl, 'ttl', 600_000, 1),
+    failureTtl: positiveInteger(options.failureTtl, 'failureTtl', 5_000, 0)
+  }
+}
