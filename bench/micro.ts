@@ -1,0 +1,97 @@
+/**
+ * Micro benchmarks, each beside its baseline in the same run: decode, parse, cold validation (new
+ * leaf under a known intermediate; a whole new chain) and the cache hit path.
+ */
+import { X509Certificate } from 'node:crypto'
+import { Bench } from 'tinybench'
+import { cacheKey } from '../src/core/cache.js'
+import { decodeHeader } from '../src/core/decode.js'
+import { clearIssuerCache, parseCertificate } from '../src/core/parse.js'
+import { createVerifier } from '../src/core/verifier.js'
+import { freshCopy, naiveDecode, nativeValidate, sha256Key, type Fixtures } from './fixtures.js'
+
+export interface MicroRow {
+  name: string
+  /** Median time per operation, nanoseconds. */
+  ours: number
+  baseline: number
+  baselineName: string
+  /** ours / baseline: below 1 is faster than the baseline. */
+  ratio: number
+  target: string
+}
+
+/** Fast operations run this many times per sample so timer overhead does not dominate. */
+const BATCH = 256
+
+export async function runMicro (fx: Fixtures, quick: boolean): Promise<{ rows: MicroRow[], hitPathNs: number, keyCandidates: Record<string, number> }> {
+  const { pki, header } = fx
+  const root = new X509Certificate(pki.root.der)
+  const intermediate = new X509Certificate(pki.intermediate.der)
+  const leafDer = new Uint8Array(pki.leaf.der)
+  const warm = createVerifier({ roots: pki.root.pem })
+  const cold = createVerifier({ roots: pki.root.pem, cache: false })
+  if (!warm.verifySync(header).ok || !cold.verifySync(header).ok || !nativeValidate(header, root)) throw new Error('fixtures do not validate')
+
+  // Each request brings its own header string: a lookup must not profit from a hash cached in the
+  // string by an earlier lookup. Every sample gets BATCH never-used copies, made outside the timing.
+  let copies: string[] = []
+  let next = 0
+  const refill = (): void => {
+    copies = Array.from({ length: BATCH }, () => freshCopy(header))
+    next = 0
+  }
+  const copy = (): string => copies[next++]!
+  const fresh = { beforeEach: refill }
+  const sha = new Map([[sha256Key(header), 1]])
+  const full = new Map([[header, 1]])
+  const sliced = new Map([[cacheKey(header), header]])
+
+  const bench = new Bench({ time: quick ? 60 : 400, warmupTime: quick ? 20 : 100, iterations: quick ? 8 : 32 })
+  const batched = (fn: () => unknown) => () => { for (let i = 0; i < BATCH; i++) fn() }
+  bench
+    .add('decode: one pass', batched(() => decodeHeader(header, 6)))
+    .add('decode: baseline', batched(() => naiveDecode(header)))
+    .add('parse leaf: pkijs/asn1js', () => parseCertificate(leafDer.slice()))
+    .add('parse leaf: X509Certificate', () => new X509Certificate(leafDer))
+    .add('cold, known intermediate: ours', () => cold.verifySync(header))
+    .add('cold, known intermediate: native', () => nativeValidate(header, root, intermediate))
+    .add('cold, new chain: ours', () => { clearIssuerCache(); return cold.verifySync(header) })
+    .add('cold, new chain: native', () => nativeValidate(header, root))
+    .add('cache hit: ours (verifySync)', batched(() => warm.verifySync(copy())), fresh)
+    .add('cache hit: baseline (SHA-256 + Map)', batched(() => sha.get(sha256Key(copy()))), fresh)
+    .add('key: full string in a Map', batched(() => full.get(copy())), fresh)
+    .add('key: slice + whole compare', batched(() => { const h = copy(); return sliced.get(cacheKey(h)) === h }), fresh)
+    .add('fresh-copy loop overhead', batched(() => copy()), fresh)
+  await bench.run()
+
+  const ns = (name: string): number => {
+    const task = bench.getTask(name)
+    const result = task?.result
+    if (result === undefined || !('latency' in result)) throw new Error(`benchmark ${name} did not complete`)
+    const perCall = result.latency.p50 * 1e6
+    return name.startsWith('decode') || name.startsWith('cache hit') || name.startsWith('key') || name.startsWith('fresh') ? perCall / BATCH : perCall
+  }
+  const overhead = ns('fresh-copy loop overhead')
+  const row = (name: string, ours: string, baseline: string, target: string): MicroRow => {
+    const o = ns(ours)
+    const b = ns(baseline)
+    return { name, ours: o, baseline: b, baselineName: baseline.split(': ')[1]!, ratio: o / b, target }
+  }
+  const rows = [
+    row('decode header (2 certs)', 'decode: one pass', 'decode: baseline', '<= 0.33'),
+    row('parse leaf', 'parse leaf: pkijs/asn1js', 'parse leaf: X509Certificate', '-'),
+    row('cold: new leaf, known intermediate', 'cold, known intermediate: ours', 'cold, known intermediate: native', '<= 3'),
+    row('cold: whole new chain', 'cold, new chain: ours', 'cold, new chain: native', '<= 5'),
+    row('cache hit', 'cache hit: ours (verifySync)', 'cache hit: baseline (SHA-256 + Map)', '-')
+  ]
+  return {
+    rows,
+    hitPathNs: Math.max(0, ns('cache hit: ours (verifySync)') - overhead),
+    keyCandidates: {
+      'SHA-256 + Map': ns('cache hit: baseline (SHA-256 + Map)') - overhead,
+      'whole header as Map key': ns('key: full string in a Map') - overhead,
+      'signature slice + whole compare (ours)': ns('key: slice + whole compare') - overhead
+    }
+  }
+}

@@ -1,0 +1,88 @@
+/**
+ * `npm run bench` (full, a couple of minutes) or `npm run bench -- --quick` (CI smoke): micro
+ * benchmarks, HTTP throughput ratios and the memory bound, printed as tables and written as JSON to
+ * bench/results/. Ratios within one run are the result; absolute numbers depend on the machine.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { createFixtures, freshCopy } from './fixtures.js'
+import { runHttp } from './http.js'
+import { runMemory } from './memory.js'
+import { runMicro } from './micro.js'
+import { createVerifier } from '../src/core/verifier.js'
+
+const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1'
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',')
+const want = (part: string): boolean => only === undefined || only.includes(part)
+
+function fmt (ns: number): string {
+  if (ns >= 1e6) return `${(ns / 1e6).toFixed(2)} ms`
+  if (ns >= 1e3) return `${(ns / 1e3).toFixed(2)} µs`
+  return `${ns.toFixed(0)} ns`
+}
+
+function table (header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`
+  return [line(header), `| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`, ...rows.map(line)].join('\n')
+}
+
+const fx = await createFixtures()
+const report: Record<string, unknown> = {
+  date: new Date().toISOString(),
+  quick,
+  node: process.version,
+  cpus: `${cpus().length} x ${cpus()[0]?.model ?? 'unknown'}`,
+  headerBytes: fx.header.length
+}
+console.log(`fastify-alb-mtls benchmarks${quick ? ' (quick)' : ''}: node ${process.version}, ${report.cpus as string}, RSA-2048 leaf + intermediate header of ${fx.header.length} bytes\n`)
+
+// Single flight, as a sanity check the HTTP numbers rest on (the test suite proves it).
+const sf = createVerifier({ roots: fx.pki.root.pem })
+await Promise.all(Array.from({ length: 1000 }, () => sf.verify(freshCopy(fx.header))))
+report.singleFlight = { concurrentFirstRequests: 1000, validations: sf.stats().validations }
+console.log(`single flight: 1,000 concurrent first verify() calls -> ${sf.stats().validations} validation(s)\n`)
+
+if (want('micro')) {
+  const micro = await runMicro(fx, quick)
+  report.micro = micro
+  console.log(table(['operation', 'ours', 'baseline', 'baseline is', 'ours / baseline', 'target'],
+    micro.rows.map((r) => [r.name, fmt(r.ours), fmt(r.baseline), r.baselineName, r.ratio.toFixed(2), r.target])))
+  console.log(`\nhit path inside the process: ${fmt(micro.hitPathNs)} per request (target <= 1.5 µs)`)
+  console.log(table(['cache key candidate (lookup of a fresh 2-cert header)', 'time'],
+    Object.entries(micro.keyCandidates).map(([k, v]) => [k, fmt(v)])))
+  console.log('')
+}
+
+if (want('http')) {
+  const http = await runHttp(fx, quick)
+  report.http = http
+  console.log(table(['server (same route, same header)', 'req/s (median)', 'runs', 'ratio to bare', 'target'], [
+    ['bare Fastify', http.median.bare.toFixed(0), http.runs.bare.map((v) => v.toFixed(0)).join(' '), '1.00', ''],
+    ['plugin, warm cache', http.median.warm.toFixed(0), http.runs.warm.map((v) => v.toFixed(0)).join(' '), http.warmOverBare.toFixed(2), '>= 0.90'],
+    ['plugin, cache off', http.median.off.toFixed(0), http.runs.off.map((v) => v.toFixed(0)).join(' '), http.offOverBare.toFixed(3), '']
+  ]))
+  if (http.non2xx > 0) console.log(`warning: ${http.non2xx} non-2xx responses or errors`)
+  console.log('')
+}
+
+if (want('memory')) {
+  const memory = await runMemory(quick)
+  report.memory = memory
+  console.log(table(['memory', 'value'], [
+    ['distinct client certificates validated', `${memory.certificates} (target ${memory.targetCertificates}, ${memory.seconds.toFixed(1)} s)`],
+    ['cache bound (maxBytes)', `${(memory.maxBytes / 1048576).toFixed(0)} MiB`],
+    ['cache entries / estimated bytes', `${memory.entries} / ${(memory.cacheBytes / 1048576).toFixed(1)} MiB`],
+    ['heap after GC: before -> after', `${memory.heapBeforeMiB.toFixed(1)} -> ${memory.heapAfterMiB.toFixed(1)} MiB (growth ${memory.heapGrowthOverBound.toFixed(2)} x bound)`],
+    ['RSS: before -> after', `${memory.rssBeforeMiB.toFixed(1)} -> ${memory.rssAfterMiB.toFixed(1)} MiB`],
+    ['within the bound', memory.withinBound ? 'yes' : 'NO']
+  ]))
+}
+
+const dir = fileURLToPath(new URL('./results/', import.meta.url))
+mkdirSync(dir, { recursive: true })
+const json = JSON.stringify(report, null, 2) + '\n'
+writeFileSync(`${dir}${(report.date as string).replace(/[:.]/g, '-')}${quick ? '-quick' : ''}.json`, json)
+writeFileSync(`${dir}latest.json`, json)
+console.log('\nJSON written to bench/results/latest.json')
