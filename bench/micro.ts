@@ -47,7 +47,7 @@ export async function runMicro (fx: Fixtures, quick: boolean): Promise<{ rows: M
   const full = new Map([[header, 1]])
   const sliced = new Map([[cacheKey(header), header]])
 
-  const bench = new Bench({ time: quick ? 60 : 400, warmupTime: quick ? 20 : 100, iterations: quick ? 8 : 32 })
+  const bench = new Bench({ time: quick ? 60 : 250, warmupTime: quick ? 20 : 100, iterations: quick ? 8 : 32 })
   const batched = (fn: () => unknown) => () => { for (let i = 0; i < BATCH; i++) fn() }
   bench
     .add('decode: one pass', batched(() => decodeHeader(header, 6)))

@@ -58,7 +58,7 @@ if (want('micro')) {
 if (want('http')) {
   const http = await runHttp(fx, quick)
   report.http = http
-  console.log(table(['server (same route, same header)', 'req/s (median)', 'runs', 'ratio to bare', 'target'], [
+  console.log(table(['server (same route, same header)', 'req/s (median)', 'runs', 'ratio to bare (median of rounds)', 'target'], [
     ['bare Fastify', http.median.bare.toFixed(0), http.runs.bare.map((v) => v.toFixed(0)).join(' '), '1.00', ''],
     ['plugin, warm cache', http.median.warm.toFixed(0), http.runs.warm.map((v) => v.toFixed(0)).join(' '), http.warmOverBare.toFixed(2), '>= 0.90'],
     ['plugin, cache off', http.median.off.toFixed(0), http.runs.off.map((v) => v.toFixed(0)).join(' '), http.offOverBare.toFixed(3), '']

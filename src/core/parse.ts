@@ -293,8 +293,9 @@ export function parseIssuerCertificate (der: Uint8Array): ParsedCertificate {
   const key = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('latin1')
   let parsed = issuers.get(key)
   if (parsed === undefined) {
-    // Own copy of the bytes: the parsed structure must not pin the request's decode buffer.
-    parsed = parseCertificate(der.slice())
+    // Own copy of the bytes (not Buffer#slice, a view): the cached structure must not pin the
+    // request's decode buffer.
+    parsed = parseCertificate(new Uint8Array(der))
     issuers.set(key, parsed)
   }
   return parsed
