@@ -99,6 +99,17 @@ test('a success is never reused past the earliest notAfter on the path', async (
   assert.equal(!r.ok && r.reason, 'expired')
 })
 
+test('a clock set back before notBefore is not answered from the cache', async () => {
+  const leaf = await pki.issue({ subject: 'CN=fresh', notBefore: new Date(start + MINUTE) })
+  const h = toAlbHeader([leaf.pem, pki.intermediate.pem])
+  const { clock, verifier } = clocked()
+  clock.t = start + 2 * MINUTE
+  assert.ok(verifier.verifySync(h).ok)
+  clock.t = start
+  const r = verifier.verifySync(h)
+  assert.equal(!r.ok && r.reason, 'not-yet-valid')
+})
+
 test('an intermediate expiring before the leaf bounds the reuse too', async () => {
   const intermediate = await pki.issue({ subject: 'CN=Short Intermediate', ca: { pathLength: 0 }, keyUsage: ['keyCertSign', 'cRLSign'], extendedKeyUsage: false, notAfter: new Date(start + 3 * MINUTE) }, pki.root)
   const leaf = await pki.issue({ subject: 'CN=under-short' }, intermediate)

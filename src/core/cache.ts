@@ -41,6 +41,8 @@ export interface CacheStats {
 interface Entry {
   readonly header: string
   readonly result: VerifyResult
+  /** Reusable while validFrom <= now < expires (a clock set back must not skip notBefore). */
+  readonly validFrom: number
   readonly expires: number
   readonly size: number
 }
@@ -84,7 +86,7 @@ class Store {
       entry = this.lru.get(header)
     }
     if (entry === undefined || entry.header !== header) return undefined
-    if (entry.expires <= now) {
+    if (entry.expires <= now || now < entry.validFrom) {
       this.lru.delete(slot)
       return undefined
     }
@@ -121,13 +123,16 @@ export class VerdictCache {
     return entry.result
   }
 
-  /** Stores a fresh verdict; a success expires at the earliest of `ttl` and `validUntil`. */
-  set (key: string, header: string, result: VerifyResult, now: number, validUntil: number): void {
+  /**
+   * Stores a fresh verdict. A success is reused from `validFrom` (the latest notBefore on the path)
+   * until the earliest of `now + ttl` and `validUntil`; a failure for `failureTtl` from `now`.
+   */
+  set (key: string, header: string, result: VerifyResult, now: number, validFrom: number, validUntil: number): void {
     if (result.ok) {
       const expires = Math.min(now + this.options.ttl, validUntil)
-      if (expires > now) this.ok.set(key, { header, result, expires, size: estimateSize(header, result) }, now)
+      if (expires > now) this.ok.set(key, { header, result, validFrom, expires, size: estimateSize(header, result) }, now)
     } else if (this.options.failureTtl > 0) {
-      this.failed.set(key, { header, result, expires: now + this.options.failureTtl, size: estimateSize(header, result) }, now)
+      this.failed.set(key, { header, result, validFrom: now, expires: now + this.options.failureTtl, size: estimateSize(header, result) }, now)
     }
   }
 

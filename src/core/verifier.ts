@@ -45,10 +45,12 @@ interface Settings {
   anchors: TrustAnchors
 }
 
-/** A verdict and how long it may be reused. */
+/** A verdict and when it may be reused. */
 export interface Verdict {
   result: VerifyResult
-  /** Epoch ms after which the verdict must not be reused (success only; see verdictValidUntil). */
+  /** Epoch ms before which the verdict must not be reused: the latest notBefore on the path. */
+  validFrom: number
+  /** Epoch ms from which the verdict must not be reused (success only; see verdictValidUntil). */
   validUntil: number
 }
 
@@ -119,8 +121,15 @@ export function verdictValidUntil (path: readonly ParsedCertificate[], settings:
   return until
 }
 
+/** Earliest time a successful verdict may be reused: the latest notBefore on the path, less the tolerance. */
+function verdictValidFrom (path: readonly ParsedCertificate[], settings: Settings): number {
+  let from = Number.NEGATIVE_INFINITY
+  for (const cert of path) from = Math.max(from, cert.notBefore.getTime() - settings.policy.clockToleranceMs)
+  return from
+}
+
 function reject (result: VerifyFailure): Verdict {
-  return { result, validUntil: 0 }
+  return { result, validFrom: 0, validUntil: 0 }
 }
 
 /** Full validation of one header at `now` (epoch ms): the cache-miss path. */
@@ -154,13 +163,9 @@ export function validate (settings: Settings, header: string | readonly string[]
   if (!result.ok) return reject(failure('FST_MTLS_CERT_INVALID', result.problem.reason, result.problem.message))
   return {
     result: { ok: true, certificate: buildIdentity(result.path, 'alb-passthrough', 'fastify-alb-mtls') },
+    validFrom: verdictValidFrom(result.path, settings),
     validUntil: verdictValidUntil(result.path, settings)
   }
-}
-
-/** One validation without the cache (kept for callers of the earlier API). */
-export function verifyWith (settings: Settings, header: string | readonly string[] | undefined): VerifyResult {
-  return validate(settings, header, settings.clock()).result
 }
 
 /**
@@ -196,7 +201,7 @@ export function createVerifier (options: VerifierOptions): Verifier {
       if (hit !== undefined) return hit
       cache.misses++
       const verdict = validateGuarded(header, now)
-      cache.set(key, header, verdict.result, now, verdict.validUntil)
+      cache.set(key, header, verdict.result, now, verdict.validFrom, verdict.validUntil)
       return verdict.result
     }
     return validateGuarded(header, settings.clock()).result
