@@ -73,10 +73,16 @@ function routeRequired (request: FastifyRequest, fallback: boolean): boolean {
 }
 
 const plugin: FastifyPluginCallback<MtlsPluginOptions> = (fastify, options, done) => {
-  const verifier = createVerifier(options)
-  const header = headerName(options.header)
-  const trusted = compileTrustedProxies(options.trustedProxies)
-  if (options.required !== undefined && typeof options.required !== 'boolean') throw new InvalidOptionError('required must be a boolean')
+  let verifier: Verifier, header: string, trusted: (address: string | undefined) => boolean
+  try {
+    verifier = createVerifier(options)
+    header = headerName(options.header)
+    trusted = compileTrustedProxies(options.trustedProxies)
+    if (options.required !== undefined && typeof options.required !== 'boolean') throw new InvalidOptionError('required must be a boolean')
+  } catch (err) {
+    done(err as Error)
+    return
+  }
   const required = options.required !== false
 
   fastify.decorateRequest('clientCert', null)
