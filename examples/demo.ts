@@ -98,7 +98,29 @@ try {
   fail(busy ? `${(err as Error).message}: choose other ports with --verify-port / --passthrough-port` : (err as Error).stack ?? String(err))
 }
 
-// 4. The walk-through.
+// 4. Ctrl-C / SIGTERM (installed before the walk-through announces readiness): close the listeners and the apps, exit 0. A second signal exits at once.
+let stopping = false
+const onSignal = (signal: NodeJS.Signals): void => {
+  if (stopping) process.exit(130)
+  stopping = true
+  say(`\n${signal}: stopping`)
+  stopAll().then(() => {
+    say('stopped')
+    process.exitCode = 0
+  }, (err: unknown) => {
+    process.stderr.write(`demo: error while stopping: ${String(err)}\n`)
+    process.exitCode = 1
+  })
+  // Everything is closed above; a handle left open would be a bug, not a reason to hang.
+  setTimeout(() => {
+    process.stderr.write('demo: still running 5 s after the signal, exiting\n')
+    process.exit(1)
+  }, 5000).unref()
+}
+process.on('SIGINT', onSignal)
+process.on('SIGTERM', onSignal)
+
+// 5. The walk-through.
 const [verify, passthrough] = emulator.listeners as [typeof emulator.listeners[0], typeof emulator.listeners[0]]
 const relative = path.relative(process.cwd(), pkiDir)
 const cdTo = relative === '' ? '.' : relative.startsWith('..') ? pkiDir : relative
@@ -136,25 +158,3 @@ say(`More identities in clients/<name>/: ${others.join(', ')}`)
 say(`    curl ${p} ${ca} --key clients/alice/private-key.pem --cert clients/alice/certificate.crt`)
 say()
 say(`Ready in ${((performance.now() - started) / 1000).toFixed(1)} s. Ctrl-C stops everything.`)
-
-// 5. Ctrl-C / SIGTERM: close the listeners and the apps, exit 0. A second signal exits at once.
-let stopping = false
-const onSignal = (signal: NodeJS.Signals): void => {
-  if (stopping) process.exit(130)
-  stopping = true
-  say(`\n${signal}: stopping`)
-  stopAll().then(() => {
-    say('stopped')
-    process.exitCode = 0
-  }, (err: unknown) => {
-    process.stderr.write(`demo: error while stopping: ${String(err)}\n`)
-    process.exitCode = 1
-  })
-  // Everything is closed above; a handle left open would be a bug, not a reason to hang.
-  setTimeout(() => {
-    process.stderr.write('demo: still running 5 s after the signal, exiting\n')
-    process.exit(1)
-  }, 5000).unref()
-}
-process.on('SIGINT', onSignal)
-process.on('SIGTERM', onSignal)
