@@ -25,7 +25,7 @@ export interface Verifier {
 }
 
 /** What `reload` can replace. Omitted fields keep their current value. */
-export type TrustMaterial = Pick<VerifierOptions, 'roots'>
+export type TrustMaterial = Partial<Pick<VerifierOptions, 'roots'>>
 
 interface Settings {
   policy: PathPolicy
