@@ -41,7 +41,7 @@ export interface SanRules {
   readonly dns?: ValueRule
   /** uniformResourceIdentifier: exact string or RegExp. */
   readonly uri?: ValueRule
-  /** rfc822Name: exact mailbox (domain compared case-insensitively) or RegExp on the text as written. */
+  /** rfc822Name: exact mailbox (domain case-insensitive) or RegExp, both on the address with its domain lowercased. */
   readonly email?: ValueRule
   /** iPAddress: an IPv4 or IPv6 address, or a CIDR block (`10.0.0.0/8`, `2001:db8::/32`). */
   readonly ip?: string | readonly string[]

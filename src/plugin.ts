@@ -96,13 +96,26 @@ function routeRequired (request: FastifyRequest, fallback: boolean): boolean {
   return typeof required === 'boolean' ? required : fallback
 }
 
-const plugin: FastifyPluginCallback<MtlsPluginOptions> = (fastify, options, done) => {
+function resolveOptions (options: MtlsPluginOptions) {
   const verifier = createVerifier(options)
   const header = headerName(options.header)
   const trusted = compileTrustedProxies(options.trustedProxies)
   if (options.required !== undefined && typeof options.required !== 'boolean') throw new InvalidOptionError('required must be a boolean')
   const required = options.required !== false
   const rules = options.authorize === undefined ? null : compileRules(options.authorize, 'authorize')
+  return { verifier, header, trusted, required, rules }
+}
+
+const plugin: FastifyPluginCallback<MtlsPluginOptions> = (fastify, options, done) => {
+  // avvio does not catch a synchronous throw from a callback plugin: hand option errors to done().
+  let settings: ReturnType<typeof resolveOptions>
+  try {
+    settings = resolveOptions(options)
+  } catch (err) {
+    done(err as Error)
+    return
+  }
+  const { verifier, header, trusted, required, rules } = settings
 
   fastify.decorateRequest('clientCert', null)
   fastify.decorate('mtls', Object.freeze({ verifier, reload: (material: TrustMaterial) => verifier.reload(material) }))
