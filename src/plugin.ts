@@ -7,7 +7,7 @@ import fp from 'fastify-plugin'
 import { createVerifier, type TrustMaterial, type Verifier } from './core/verifier.js'
 import type { ClientCertificate, VerifierOptions, VerifyFailure } from './core/types.js'
 import { CertInvalidError, CertMalformedError, CertMissingError, InvalidOptionError } from './errors.js'
-import { authorize as applyRules, compileRules, type ClientCertRules } from './guards.js'
+import { authorize as applyRules, compileRules, type ClientCertRules, type CompiledRules } from './guards.js'
 import { compileTrustedProxies, type TrustedProxies } from './sources/trusted-proxies.js'
 
 export interface MtlsPluginOptions extends VerifierOptions {
@@ -96,26 +96,20 @@ function routeRequired (request: FastifyRequest, fallback: boolean): boolean {
   return typeof required === 'boolean' ? required : fallback
 }
 
-function resolveOptions (options: MtlsPluginOptions) {
-  const verifier = createVerifier(options)
-  const header = headerName(options.header)
-  const trusted = compileTrustedProxies(options.trustedProxies)
-  if (options.required !== undefined && typeof options.required !== 'boolean') throw new InvalidOptionError('required must be a boolean')
-  const required = options.required !== false
-  const rules = options.authorize === undefined ? null : compileRules(options.authorize, 'authorize')
-  return { verifier, header, trusted, required, rules }
-}
-
 const plugin: FastifyPluginCallback<MtlsPluginOptions> = (fastify, options, done) => {
-  // avvio does not catch a synchronous throw from a callback plugin: hand option errors to done().
-  let settings: ReturnType<typeof resolveOptions>
+  let verifier: Verifier, header: string, trusted: (address: string | undefined) => boolean
+  let rules: CompiledRules | null
   try {
-    settings = resolveOptions(options)
+    verifier = createVerifier(options)
+    header = headerName(options.header)
+    trusted = compileTrustedProxies(options.trustedProxies)
+    if (options.required !== undefined && typeof options.required !== 'boolean') throw new InvalidOptionError('required must be a boolean')
+    rules = options.authorize === undefined ? null : compileRules(options.authorize, 'authorize')
   } catch (err) {
     done(err as Error)
     return
   }
-  const { verifier, header, trusted, required, rules } = settings
+  const required = options.required !== false
 
   fastify.decorateRequest('clientCert', null)
   fastify.decorate('mtls', Object.freeze({ verifier, reload: (material: TrustMaterial) => verifier.reload(material) }))
