@@ -126,10 +126,8 @@ export function checkLeaf (cert: ParsedCertificate, policy: CertificatePolicy): 
       return problem('extended-key-usage', `${label(cert)}: critical extendedKeyUsage`)
     }
   }
-  if (policy.extendedKeyUsage !== false && cert.extKeyUsage !== null) {
-    // anyExtendedKeyUsage neither stands in for a required usage nor belongs in a purpose-bound client
-    // certificate: RFC 5280 4.2.1.12 lets applications refuse it (CA/B Forum and Mozilla forbid it).
-    if (cert.extKeyUsage.includes(ANY_EKU)) return problem('extended-key-usage', `${label(cert)}: anyExtendedKeyUsage in a client certificate`)
+  if (policy.extendedKeyUsage !== false && cert.extKeyUsage !== null && !cert.extKeyUsage.includes(ANY_EKU)) {
+    // anyExtendedKeyUsage satisfies every required usage (documented behaviour; see EXCEPTIONS.md).
     for (const required of policy.extendedKeyUsage) {
       if (!cert.extKeyUsage.includes(required)) return problem('extended-key-usage', `${label(cert)}: extendedKeyUsage does not allow ${required}`)
     }

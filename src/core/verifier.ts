@@ -26,7 +26,7 @@ export interface Verifier {
 }
 
 /** What `reload` can replace. Omitted fields keep their current value. */
-export type TrustMaterial = Pick<VerifierOptions, 'roots' | 'crls'>
+export type TrustMaterial = Partial<Pick<VerifierOptions, 'roots' | 'crls'>>
 
 interface Settings {
   policy: PathPolicy
