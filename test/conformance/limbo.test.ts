@@ -18,7 +18,11 @@ const outcomes: CaseOutcome[] = cases.map(runCase)
 
 test('x509-limbo: 164 applicable path-validation cases', () => {
   assert.equal(cases.length, 164)
-  console.log('\n' + formatTable(outcomes) + '\n')
+  const slowest = (key: 'loadMs' | 'verifyMs'): string => {
+    const o = outcomes.reduce((a, b) => (b[key] > a[key] ? b : a))
+    return `${o[key].toFixed(1)} ms (${o.testCase.id})`
+  }
+  console.log(`\n${formatTable(outcomes)}\n\nslowest verifySync: ${slowest('verifyMs')}; slowest createVerifier: ${slowest('loadMs')}\n`)
 })
 
 test('x509-limbo: every disagreement is a documented exception', () => {

@@ -25,6 +25,9 @@ export interface CaseOutcome {
   right: boolean
   falseAccept: boolean
   falseReject: boolean
+  /** Milliseconds spent in createVerifier (loading roots and CRLs) and in verifySync. */
+  loadMs: number
+  verifyMs: number
 }
 
 /** The largest maxChainDepth the verifier takes; limbo's "no limit" and 255 map onto it. */
@@ -42,6 +45,9 @@ export function albEncode (text: string): string {
 
 export function runCase (testCase: LimboCase): CaseOutcome {
   let result: CaseOutcome['result']
+  const start = performance.now()
+  let loaded = start
+  let verified = start
   try {
     const verifier = createVerifier({
       roots: testCase.trusted_certs,
@@ -53,8 +59,11 @@ export function runCase (testCase: LimboCase): CaseOutcome {
       maxHeaderBytes: 1 << 20
     })
     const header = albEncode([testCase.peer_certificate, ...testCase.untrusted_intermediates].join(''))
+    loaded = performance.now()
     result = verifier.verifySync(header)
+    verified = performance.now()
   } catch (err) {
+    loaded = verified = performance.now()
     // Trust material the verifier refuses at load time (e.g. a CRL with a bad signature) is a refusal.
     result = { ok: false, reason: 'option-refused', message: (err as Error).message }
   }
@@ -64,7 +73,9 @@ export function runCase (testCase: LimboCase): CaseOutcome {
     result,
     right: result.ok === expectOk,
     falseAccept: result.ok && !expectOk,
-    falseReject: !result.ok && expectOk
+    falseReject: !result.ok && expectOk,
+    loadMs: loaded - start,
+    verifyMs: verified - loaded
   }
 }
 
