@@ -55,6 +55,11 @@ export function checkCommon (cert: ParsedCertificate, now: number, policy: Certi
       return problem('unknown-critical-extension', `${label(cert)}: critical extension ${ext.oid} is not understood`)
     }
   }
+  return checkValidity(cert, now, policy)
+}
+
+/** The validity period at `now`, with clock tolerance; notAfter is skipped under ignoreExpiry. */
+export function checkValidity (cert: ParsedCertificate, now: number, policy: CertificatePolicy): Problem | null {
   if (cert.notBefore.getTime() - policy.clockToleranceMs > now) {
     return problem('not-yet-valid', `${label(cert)}: not valid before ${cert.notBefore.toISOString()}`)
   }

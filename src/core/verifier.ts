@@ -25,19 +25,21 @@ export interface Verifier {
 }
 
 /** What `reload` can replace. Omitted fields keep their current value. */
-export type TrustMaterial = Partial<Pick<VerifierOptions, 'roots'>>
+export type TrustMaterial = Partial<Pick<VerifierOptions, 'roots' | 'intermediates'>>
 
-interface Settings {
+export interface Settings {
   policy: PathPolicy
   maxHeaderBytes: number
   maxCertificates: number
   now: () => Date
   anchors: TrustAnchors
+  /** Configured (untrusted) intermediates, offered to path building after the header's own. */
+  intermediates: readonly ParsedCertificate[]
 }
 
-const MISSING: VerifyFailure = Object.freeze({ ok: false, code: 'FST_MTLS_CERT_MISSING', reason: 'missing', message: 'no client certificate' })
+export const MISSING: VerifyFailure = Object.freeze({ ok: false, code: 'FST_MTLS_CERT_MISSING', reason: 'missing', message: 'no client certificate' })
 
-function failure (code: VerifyErrorCode, reason: FailureReason, message: string): VerifyFailure {
+export function failure (code: VerifyErrorCode, reason: FailureReason, message: string): VerifyFailure {
   return { ok: false, code, reason, message }
 }
 
@@ -60,14 +62,19 @@ function ekuOption (value: VerifierOptions['extendedKeyUsage']): readonly string
   })
 }
 
-/** Validates options up front: a mistake throws here, never at request time. */
-export function resolveSettings (options: VerifierOptions): Settings {
+/**
+ * Validates options up front: a mistake throws here, never at request time. `rootsOptional` is for
+ * ALB verify mode, where the load balancer already validated the chain.
+ */
+export function resolveSettings (options: VerifierOptions, rootsOptional = false): Settings {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object')
-  if (options.roots === undefined || (Array.isArray(options.roots) && options.roots.length === 0)) {
+  const noRoots = options.roots === undefined || (Array.isArray(options.roots) && options.roots.length === 0)
+  if (noRoots && !rootsOptional) {
     throw new InvalidOptionError('roots is required: the CA certificates client certificates must chain to')
   }
-  const roots = loadCertificates(options.roots, 'roots')
-  if (roots.length === 0) throw new InvalidOptionError('roots holds no certificate')
+  const roots = noRoots ? [] : loadCertificates(options.roots, 'roots')
+  if (roots.length === 0 && !noRoots) throw new InvalidOptionError('roots holds no certificate')
+  const intermediates = options.intermediates === undefined ? [] : loadCertificates(options.intermediates, 'intermediates')
   if (options.now !== undefined && typeof options.now !== 'function') throw new InvalidOptionError('now must be a function returning a Date')
   if (options.clockTolerance !== undefined && (typeof options.clockTolerance !== 'number' || !(options.clockTolerance >= 0) || options.clockTolerance > 86400)) {
     throw new InvalidOptionError('clockTolerance must be a number of seconds from 0 to 86400')
@@ -86,7 +93,8 @@ export function resolveSettings (options: VerifierOptions): Settings {
     // leaf + intermediates + the root, which clients may include.
     maxCertificates: maxChainDepth + 2,
     now: options.now ?? (() => new Date()),
-    anchors: indexAnchors(roots)
+    anchors: indexAnchors(roots),
+    intermediates
   }
 }
 
@@ -116,7 +124,10 @@ export function verifyWith (settings: Settings, header: string | readonly string
   }
   const now = settings.now().getTime()
   const [leaf, ...intermediates] = parsed as [ParsedCertificate, ...ParsedCertificate[]]
-  const result = buildPath(leaf, intermediates, settings.anchors, settings.policy, now)
+  const candidates = settings.intermediates.length === 0
+    ? intermediates
+    : [...intermediates, ...settings.intermediates.filter((c) => !intermediates.some((h) => h.fingerprint256 === c.fingerprint256))]
+  const result = buildPath(leaf, candidates, settings.anchors, settings.policy, now)
   if (!result.ok) return failure('FST_MTLS_CERT_INVALID', result.problem.reason, result.problem.message)
   return { ok: true, certificate: buildIdentity(result.path, 'alb-passthrough', 'fastify-alb-mtls') }
 }
