@@ -13,7 +13,7 @@ import { CertificateParseError, parseCertificate, type ParsedCertificate } from 
 import { buildPath } from './path.js'
 import { parseDistinguishedName, sameDistinguishedName } from './rfc2253.js'
 import type { ClientCertificate, TlsInfo, VerifierOptions, VerifyResult } from './types.js'
-import { failure, MISSING, resolveSettings, type Settings, type TrustMaterial } from './verifier.js'
+import { failure, MAX_CERTIFICATE_BYTES, MISSING, resolveSettings, type Settings, type TrustMaterial } from './verifier.js'
 import { InvalidOptionError } from '../errors.js'
 
 /** One header as a header map holds it: absent, once, or repeated. */
@@ -31,11 +31,12 @@ export interface AlbVerifyValues {
 }
 
 export interface AlbVerifyOptions extends Omit<VerifierOptions, 'roots'> {
-  /** Needed only with `verifyChain`. */
+  /** Needed only with `verifyChain` or `crls`. */
   roots?: VerifierOptions['roots']
   /**
    * Defence in depth: build and check the path leaf -> `intermediates` -> `roots` here as well, with
-   * every passthrough-mode rule (signatures, CA constraints, key sizes, ...). Default false.
+   * every passthrough-mode rule (signatures, CA constraints, key sizes, ...). Default false. Implied
+   * by `crls`: revocation of the leaf and its intermediates is checked on that path.
    */
   verifyChain?: boolean
 }
@@ -55,7 +56,12 @@ interface VerifyModeSettings extends Settings {
 function resolveVerifyModeSettings (options: AlbVerifyOptions): VerifyModeSettings {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object')
   if (options.verifyChain !== undefined && typeof options.verifyChain !== 'boolean') throw new InvalidOptionError('verifyChain must be a boolean')
-  const verifyChain = options.verifyChain === true
+  const hasCrls = options.crls !== undefined && !(Array.isArray(options.crls) && options.crls.length === 0)
+  // Revocation needs the path (the leaf's issuer, the intermediates) and trusted CRL issuers: roots.
+  const verifyChain = options.verifyChain === true || hasCrls
+  if (hasCrls && options.verifyChain !== true && (options.roots === undefined || (Array.isArray(options.roots) && options.roots.length === 0))) {
+    throw new InvalidOptionError('crls in verify mode need roots (and intermediates) to find and check the CRL issuers: give the CA bundle of the ALB trust store')
+  }
   const settings = resolveSettings(options as VerifierOptions, !verifyChain)
   return { ...settings, verifyChain }
 }
@@ -161,6 +167,9 @@ export function verifyModeWith (settings: VerifyModeSettings, values: AlbVerifyV
 
   const decoded = decodeHeader(leafText, 1)
   if (!decoded.ok) return failure('FST_MTLS_CERT_MALFORMED', decoded.reason, decoded.message)
+  if (decoded.certificates[0]!.byteLength > MAX_CERTIFICATE_BYTES) {
+    return failure('FST_MTLS_CERT_MALFORMED', 'bad-der', `the leaf is larger than ${MAX_CERTIFICATE_BYTES} bytes`)
+  }
   let leaf: ParsedCertificate
   try {
     leaf = parseCertificate(decoded.certificates[0]!)
@@ -175,7 +184,7 @@ export function verifyModeWith (settings: VerifyModeSettings, values: AlbVerifyV
   const now = settings.now().getTime()
   let path: ParsedCertificate[] = [leaf]
   if (settings.verifyChain) {
-    const result = buildPath(leaf, settings.intermediates, settings.anchors, settings.policy, now)
+    const result = buildPath(leaf, settings.intermediates, settings.anchors, settings.policy, now, [settings.revocation.check])
     if (!result.ok) return failure('FST_MTLS_CERT_INVALID', result.problem.reason, result.problem.message)
     path = result.path
   } else {
