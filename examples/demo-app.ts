@@ -2,13 +2,16 @@
  * The demo's target application: a Fastify app behind the local ALB emulator. It answers with the
  * identity it saw as JSON.
  *
- * - `mode: 'passthrough'`: the plugin verifies `X-Amzn-Mtls-Clientcert` against the trust store
- *   (no certificate: 401 FST_MTLS_CERT_MISSING; bad chain: 401 FST_MTLS_CERT_INVALID).
- * - `mode: 'verify'`: ALB (here: the emulator) already validated the certificate during the handshake
- *   and forwards five `X-Amzn-Mtls-Clientcert-*` headers.
+ * - `mode: 'passthrough'`: the plugin verifies `X-Amzn-Mtls-Clientcert` (the whole chain) against the
+ *   trust store (no certificate: 401 FST_MTLS_CERT_MISSING; bad chain: 401 FST_MTLS_CERT_INVALID).
+ * - `mode: 'verify'`: ALB (here: the emulator) validated the certificate during the handshake; the
+ *   plugin reads the five `X-Amzn-Mtls-Clientcert-*` headers and checks they agree with the leaf.
+ *
+ * `GET /engineering` is guarded by `requireClientCert`: only subjects with OU=Engineering get in (403
+ * for everyone else).
  */
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
-import mtls from '../src/index.js'
+import mtls, { requireClientCert } from '../src/index.js'
 import type { ClientCertificate } from '../src/index.js'
 
 export interface DemoAppOptions {
@@ -22,7 +25,8 @@ export interface DemoAppOptions {
 }
 
 /** What the app tells the client about its certificate. */
-function identityOf (cert: ClientCertificate): Record<string, unknown> {
+function identityOf (cert: ClientCertificate | null): Record<string, unknown> | null {
+  if (cert === null) return null
   return {
     subject: cert.subject,
     issuer: cert.issuer,
@@ -35,26 +39,18 @@ function identityOf (cert: ClientCertificate): Record<string, unknown> {
     fingerprint256: cert.fingerprint256,
     chain: cert.chain.map((c) => c.subject),
     source: cert.source,
-    verifiedBy: cert.verifiedBy
+    verifiedBy: cert.verifiedBy,
+    ...(cert.tls !== undefined ? { tls: cert.tls } : {})
   }
 }
 
-function forwardedOf (request: FastifyRequest): Record<string, string | undefined> {
-  const h = request.headers
-  return {
-    for: h['x-forwarded-for'] as string | undefined,
-    proto: h['x-forwarded-proto'] as string | undefined,
-    port: h['x-forwarded-port'] as string | undefined
-  }
-}
-
-/** The `X-Amzn-Mtls-*` headers as received, long values shortened for reading. */
+/** The load balancer's headers as received (`X-Amzn-Mtls-*`, `X-Forwarded-*`), long values shortened. */
 function albHeadersOf (request: FastifyRequest): Record<string, string> {
   const out: Record<string, string> = {}
   for (const [name, value] of Object.entries(request.headers)) {
-    if (!name.startsWith('x-amzn-mtls-') || value === undefined) continue
+    if (!/^x-(amzn-mtls-|amzn-tls-|forwarded-)/.test(name) || value === undefined) continue
     const text = Array.isArray(value) ? value.join(', ') : value
-    out[name] = text.length > 120 ? `${text.slice(0, 60)}...${text.slice(-40)} (${text.length} chars)` : text
+    out[name] = text.length > 100 ? `${text.slice(0, 50)}...${text.slice(-40)} (${text.length} chars)` : text
   }
   return out
 }
@@ -67,44 +63,32 @@ export async function buildDemoApp (options: DemoAppOptions): Promise<FastifyIns
   if (log !== undefined) {
     app.addHook('onResponse', async (request, reply) => {
       const h = request.headers
-      const who = request.clientCert?.subject ?? h['x-amzn-mtls-clientcert-subject'] ??
-        (h['x-amzn-mtls-clientcert'] !== undefined ? 'certificate refused' : 'no certificate')
-      log(`${options.mode} app: ${request.method} ${request.url} -> ${reply.statusCode} (${String(who)})`)
+      const who = request.clientCert?.subject ??
+        (h['x-amzn-mtls-clientcert'] !== undefined || h['x-amzn-mtls-clientcert-leaf'] !== undefined ? 'certificate refused' : 'no certificate')
+      log(`${options.mode} app: ${request.method} ${request.url} -> ${reply.statusCode} (${who})`)
     })
   }
 
-  // Echo a body of any type back, to show bodies stream through the load balancer both ways.
-  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 8 * 1024 * 1024 }, (_request, body, done) => done(null, body))
-  const echo = async (request: FastifyRequest): Promise<Buffer> => request.body as Buffer
-
+  // The emulator connects from 127.0.0.1: the plugin's default trustedProxies (loopback and private
+  // ranges) believe it. Behind a real ALB, list the ALB subnets instead.
   if (options.mode === 'passthrough') {
-    // The emulator connects from 127.0.0.1: the plugin's default trustedProxies (loopback and
-    // private ranges) believe it. Behind a real ALB, list the ALB subnets instead.
     await app.register(mtls, { roots: options.roots })
-
-    app.get('/', async (request) => ({
-      mode: 'passthrough',
-      identity: request.clientCert === null ? null : identityOf(request.clientCert),
-      forwarded: forwardedOf(request)
-    }))
-
-    // Guarded route: the spot for `requireClientCert` (branch `guards`), e.g.
-    //   app.get('/engineering', { onRequest: requireClientCert({ subject: { OU: 'Engineering' } }) }, ...)
-    // wired by the integrator once route guards are on main.
-
-    app.post('/echo', echo)
-    return app
+  } else {
+    await app.register(mtls, { mode: 'verify' })
   }
 
-  // Verify mode: the plugin's `mode: 'verify'` is being built (branch `verify`); until it lands this
-  // target shows the headers ALB forwards, which is what the plugin will read. Integrator: register
-  //   await app.register(mtls, { mode: 'verify', roots: options.roots })
-  // and answer `identity: identityOf(request.clientCert)` as in passthrough mode.
   app.get('/', async (request) => ({
-    mode: 'verify',
-    albHeaders: albHeadersOf(request),
-    forwarded: forwardedOf(request)
+    mode: options.mode,
+    identity: identityOf(request.clientCert),
+    headers: albHeadersOf(request)
   }))
-  app.post('/echo', echo)
+
+  app.get('/engineering', { onRequest: requireClientCert({ subject: { OU: 'Engineering' } }) }, async (request) => ({
+    welcome: request.clientCert?.commonName ?? null
+  }))
+
+  // Echo a body of any type back, to show bodies stream through the load balancer both ways.
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 8 * 1024 * 1024 }, (_request, body, done) => done(null, body))
+  app.post('/echo', async (request) => request.body as Buffer)
   return app
 }

@@ -86,6 +86,7 @@ try {
     cert: serverCert,
     key: serverKey,
     trustStore,
+    tlsHeaders: true,
     listeners: [
       { mode: 'verify', port: verifyPort, target: verifyTarget },
       { mode: 'passthrough', port: passthroughPort, target: passthroughTarget }

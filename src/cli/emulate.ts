@@ -6,7 +6,8 @@
  *   `X-Amzn-Mtls-Clientcert-*` headers.
  * - passthrough mode: any client certificate is accepted (the handshake still proves the client holds
  *   the key); the target gets the chain in `X-Amzn-Mtls-Clientcert` and must verify it.
- * Either way, client-sent `X-Amzn-Mtls-*` headers are removed before forwarding, `X-Forwarded-For`
+ * Either way, client-sent `X-Amzn-Mtls-*` (and `X-Amzn-Tls-Version`/`-Cipher-Suite`) headers are
+ * removed before forwarding, `X-Forwarded-For`
  * is appended to and `X-Forwarded-Proto`/`-Port` are set, and bodies stream both ways.
  */
 import { constants as cryptoConstants } from 'node:crypto'
@@ -43,6 +44,12 @@ export interface AlbEmulatorOptions {
   /** Default '127.0.0.1'. */
   host?: string
   listeners: readonly AlbListenerOptions[]
+  /**
+   * Add `X-Amzn-Tls-Version` and `X-Amzn-Tls-Cipher-Suite` (ALB's listener attribute
+   * routing.http.x_amzn_tls_version_and_cipher_suite.enabled). Default false, as on ALB.
+   * Client-sent values are dropped either way.
+   */
+  tlsHeaders?: boolean
   /** Connection and request log lines (handshake refusals, target errors). Default: none. */
   log?: (line: string) => void
 }
@@ -64,7 +71,7 @@ export interface AlbEmulator {
 
 /** Hop-by-hop headers (RFC 9110 7.6.1) a proxy must not forward, plus the ones a listener overwrites. */
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'upgrade'])
-const OVERWRITTEN = new Set(['x-forwarded-proto', 'x-forwarded-port'])
+const OVERWRITTEN = new Set(['x-forwarded-proto', 'x-forwarded-port', 'x-amzn-tls-version', 'x-amzn-tls-cipher-suite'])
 
 function connectionTokens (value: string | undefined): Set<string> {
   return new Set((value ?? '').split(',').map((t) => t.trim().toLowerCase()).filter((t) => t !== ''))
@@ -81,7 +88,7 @@ function traceId (): string {
 }
 
 /** The headers the target receives: the client's minus hop-by-hop and X-Amzn-Mtls-*, plus ALB's. */
-export function forwardedHeaders (request: IncomingMessage, mode: AlbMode, listenerPort: number): OutgoingHttpHeaders {
+export function forwardedHeaders (request: IncomingMessage, mode: AlbMode, listenerPort: number, tlsHeaders = false): OutgoingHttpHeaders {
   const socket = request.socket as TLSSocket
   const dropped = connectionTokens(request.headers.connection)
   const headers: OutgoingHttpHeaders = {}
@@ -95,6 +102,12 @@ export function forwardedHeaders (request: IncomingMessage, mode: AlbMode, liste
   headers['x-forwarded-proto'] = 'https'
   headers['x-forwarded-port'] = String(listenerPort)
   if (headers['x-amzn-trace-id'] === undefined) headers['x-amzn-trace-id'] = traceId()
+  if (tlsHeaders) {
+    // OpenSSL names, as ALB writes them (TLSv1.2, ECDHE-RSA-AES128-GCM-SHA256).
+    const version = socket.getProtocol()
+    if (version !== null) headers['x-amzn-tls-version'] = version
+    headers['x-amzn-tls-cipher-suite'] = socket.getCipher().name
+  }
   const chain = peerChain(socket)
   if (chain.length > 0) {
     Object.assign(headers, mode === 'verify' ? verifyHeaders(chain[0]!) : passthroughHeaders(chain))
@@ -174,7 +187,7 @@ export async function startAlbEmulator (options: AlbEmulatorOptions): Promise<Al
       server.on('request', (request: IncomingMessage, response: ServerResponse) => {
         let headers: OutgoingHttpHeaders
         try {
-          headers = forwardedHeaders(request, listener.mode, port)
+          headers = forwardedHeaders(request, listener.mode, port, options.tlsHeaders === true)
         } catch (err) {
           log(`${listener.mode} :${port} cannot read the client certificate: ${(err as Error).message}`)
           badGateway(response, 502)

@@ -26,6 +26,7 @@ Commands:
       --verify-target <url>     target of the verify listener (default --target)
       --passthrough-target <url> target of the passthrough listener (default --target)
       --host <addr>             listen address (default 127.0.0.1)
+      --tls-headers             add X-Amzn-Tls-Version and X-Amzn-Tls-Cipher-Suite
       --pki <dir>               take server.crt, server.key, trust-store.pem from dir (default ./demo-pki)
       --cert <file> --key <file> --trust-store <file>   or name the files one by one
 
@@ -84,6 +85,7 @@ async function emulate (args: string[], io: Io): Promise<number> {
       'verify-target': { type: 'string' },
       'passthrough-target': { type: 'string' },
       host: { type: 'string' },
+      'tls-headers': { type: 'boolean' },
       pki: { type: 'string' },
       cert: { type: 'string' },
       key: { type: 'string' },
@@ -114,6 +116,7 @@ async function emulate (args: string[], io: Io): Promise<number> {
     key,
     ...(trustStore !== undefined ? { trustStore } : {}),
     ...(values.host !== undefined ? { host: values.host } : {}),
+    tlsHeaders: values['tls-headers'] === true,
     listeners,
     log: (line) => io.err(`${new Date().toISOString()} ${line}\n`)
   })

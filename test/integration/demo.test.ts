@@ -13,10 +13,10 @@ import { fileURLToPath } from 'node:url'
 
 const repo = fileURLToPath(new URL('../..', import.meta.url))
 
-async function get (port: number, pki: string, id: boolean): Promise<{ status: number, body: string }> {
+async function get (port: number, pki: string, id: boolean, urlPath = '/'): Promise<{ status: number, body: string }> {
   const [ca, key, cert] = await Promise.all(['root-ca.crt', 'private-key.pem', 'certificate.crt'].map(async (f) => await readFile(path.join(pki, f), 'utf8')))
   return await new Promise((resolve, reject) => {
-    https.get({ host: '127.0.0.1', servername: 'localhost', port, ca, ...(id ? { key, cert } : {}), agent: false }, (res) => {
+    https.get({ host: '127.0.0.1', servername: 'localhost', port, path: urlPath, ca, ...(id ? { key, cert } : {}), agent: false }, (res) => {
       let body = ''
       res.on('data', (c: Buffer) => { body += c.toString() })
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
@@ -50,11 +50,16 @@ test('npm run demo: generates the PKI, prints the curl walk-through, serves both
     await assert.rejects(get(verifyPort, pki, false))
     const verified = await get(verifyPort, pki, true)
     assert.equal(verified.status, 200)
-    assert.equal(JSON.parse(verified.body).albHeaders['x-amzn-mtls-clientcert-subject'], 'CN=demo-client,O=fastify-alb-mtls demo')
+    const verifiedBody = JSON.parse(verified.body)
+    assert.equal(verifiedBody.identity.subject, 'CN=demo-client,O=fastify-alb-mtls demo')
+    assert.equal(verifiedBody.identity.verifiedBy, 'load-balancer')
+    assert.equal(verifiedBody.headers['x-amzn-mtls-clientcert-subject'], 'CN=demo-client,O=fastify-alb-mtls demo')
     const passed = await get(passthroughPort, pki, true)
     assert.equal(passed.status, 200)
     assert.equal(JSON.parse(passed.body).identity.subject, 'CN=demo-client,O=fastify-alb-mtls demo')
     assert.equal((await get(passthroughPort, pki, false)).status, 401)
+    // The guarded route: demo-client is not in OU=Engineering.
+    assert.equal((await get(passthroughPort, pki, true, '/engineering')).status, 403)
   } finally {
     child.kill('SIGINT')
     assert.equal(await exited, 0, stderr)

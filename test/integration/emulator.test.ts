@@ -108,6 +108,7 @@ before(async () => {
     cert: await readFile(path.join(dir, 'server.crt')),
     key: await readFile(path.join(dir, 'server.key')),
     trustStore: await readFile(path.join(dir, 'trust-store.pem')),
+    tlsHeaders: true,
     listeners: [{ mode: 'verify', target: verifyTarget }, { mode: 'passthrough', target: passthroughTarget }]
   })
   ;[verifyPort, passthroughPort] = emulator.ports as [number, number]
@@ -169,6 +170,8 @@ describe('verify mode', () => {
     assert.equal(headers['x-forwarded-port'], String(verifyPort))
     assert.equal(headers['x-forwarded-for'], '127.0.0.1')
     assert.match(String(headers['x-amzn-trace-id']), /^Root=1-[0-9a-f]{8}-[0-9a-f]{24}$/)
+    assert.equal(headers['x-amzn-tls-version'], 'TLSv1.3')
+    assert.match(String(headers['x-amzn-tls-cipher-suite']), /^TLS_(AES|CHACHA20)_[A-Z0-9_]+$/)
   })
 
   test('RSA client certificate is accepted too', async () => {
@@ -186,6 +189,8 @@ describe('verify mode', () => {
       'X-AMZN-MTLS-CLIENTCERT: forged',
       'x-Amzn-mTLS-Clientcert-Leaf: forged',
       'X-Amzn-Mtls-Anything: forged',
+      'X-Amzn-Tls-Version: forged',
+      'x-amzn-tls-cipher-suite: forged',
       '', ''
     ].join('\r\n'))
     assert.match(text, /^HTTP\/1\.1 200 /)
@@ -277,6 +282,13 @@ describe('passthrough mode', () => {
   test('target down: 502 from the load balancer', async () => {
     const answer = await request(deadEmulator.ports[0]!, { id: ids['demo-client'] })
     assert.equal(answer.status, 502)
+  })
+
+  test('the plugin sees the TLS version ALB forwards; a forged one is replaced', async () => {
+    const answer = await request(passthroughPort, { id: ids['demo-client'], headers: { 'X-Amzn-Tls-Version': 'TLSv1' } })
+    assert.equal(answer.status, 200)
+    const { identity } = json(answer)
+    assert.equal((identity?.tls as { version: string }).version, 'TLSv1.3')
   })
 })
 
