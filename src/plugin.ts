@@ -2,31 +2,58 @@
  * plugin: Fastify glue only. Options, one onRequest hook, `request.clientCert`, error mapping, logs.
  */
 import type { FastifyError } from '@fastify/error'
-import type { FastifyPluginCallback, FastifyRequest, onRequestHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyPluginCallback, FastifyRequest, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { createVerifier, type TrustMaterial, type Verifier } from './core/verifier.js'
-import type { ClientCertificate, VerifierOptions, VerifyFailure } from './core/types.js'
+import { createAlbVerifyVerifier, tlsInfo, withTls, type AlbVerifyOptions, type AlbVerifyValues, type AlbVerifyVerifier } from './core/verify-mode.js'
+import type { ClientCertificate, VerifierOptions, VerifyFailure, VerifyResult } from './core/types.js'
 import { CertInvalidError, CertMalformedError, CertMissingError, InvalidOptionError } from './errors.js'
+import { authorize as applyRules, compileRules, type ClientCertRules, type CompiledRules } from './guards.js'
+import { readAlbVerifyRawHeaders, resolveVerifyHeaderNames, type AlbVerifyHeaderNames } from './sources/alb-verify.js'
 import { compileTrustedProxies, type TrustedProxies } from './sources/trusted-proxies.js'
 
-export interface MtlsPluginOptions extends VerifierOptions {
+interface CommonPluginOptions {
   /** Refuse requests without a certificate (401). Default true; a route may override with `config.mtls.required`. */
   required?: boolean
-  /** Peers allowed to send the header. Default: loopback and private ranges. Matched once per connection (a function is called once per socket). */
+  /** Peers allowed to send the headers. Default: loopback and private ranges. Matched once per connection (a function is called once per socket). */
   trustedProxies?: TrustedProxies
+  /**
+   * Names of the verify-mode headers and of the TLS headers (`tlsVersion`, `cipherSuite`, read in
+   * both modes), for listeners that rename them with ALB's header modification. Defaults: ALB's names.
+   */
+  verifyHeaders?: Partial<AlbVerifyHeaderNames>
+  /**
+   * Authorization rules (as for `requireClientCert`) applied to every request that carries a verified
+   * certificate, in this plugin's onRequest hook. A route opts out with `config.mtls.authorize: false`.
+   */
+  authorize?: ClientCertRules
+}
+
+/** ALB mutual TLS passthrough: the whole chain in one header, validated here. */
+export interface PassthroughPluginOptions extends VerifierOptions, CommonPluginOptions {
+  mode?: 'passthrough'
   /** Header carrying the chain. Default `x-amzn-mtls-clientcert`. */
   header?: string
 }
+
+/** ALB mutual TLS verify: ALB validated the chain; the leaf and four headers describing it arrive. */
+export interface VerifyPluginOptions extends AlbVerifyOptions, CommonPluginOptions {
+  mode: 'verify'
+}
+
+export type MtlsPluginOptions = PassthroughPluginOptions | VerifyPluginOptions
 
 /** Per-route settings, under the route's `config.mtls`. */
 export interface MtlsRouteConfig {
   /** Overrides the plugin's `required` for this route. */
   required?: boolean
+  /** `false`: the plugin-level `authorize` rules do not apply to this route (route guards still do). */
+  authorize?: false
 }
 
 export interface MtlsDecorator {
-  /** The verifier the plugin uses (shares its options). */
-  readonly verifier: Verifier
+  /** The verifier the plugin uses (shares its options): a `Verifier` in passthrough mode, an `AlbVerifyVerifier` in verify mode. */
+  readonly verifier: Verifier | AlbVerifyVerifier
   /** Swaps the trust material without a restart; see Verifier.reload. */
   reload (material: TrustMaterial): void
 }
@@ -67,21 +94,42 @@ function headerName (value: unknown): string {
   return value.toLowerCase()
 }
 
+/** Checks a route's `config.mtls` when the route is declared, so a typo fails at startup. */
+function checkRouteConfig (config: unknown, url: string): void {
+  if (config === undefined) return
+  const fail = (message: string): never => { throw new InvalidOptionError(`route ${url}: config.mtls${message}`) }
+  if (typeof config !== 'object' || config === null) fail(' must be an object')
+  for (const [key, value] of Object.entries(config as Record<string, unknown>)) {
+    if (key === 'required') {
+      if (typeof value !== 'boolean') fail('.required must be a boolean')
+    } else if (key === 'authorize') {
+      if (value !== false) fail('.authorize can only be false (route rules go in requireClientCert)')
+    } else {
+      fail(`.${key} is not a setting (required, authorize)`)
+    }
+  }
+}
+
 function routeRequired (request: FastifyRequest, fallback: boolean): boolean {
   const required = request.routeOptions.config.mtls?.required
   return typeof required === 'boolean' ? required : fallback
 }
 
 const plugin: FastifyPluginCallback<MtlsPluginOptions> = (fastify, options, done) => {
-  const verifier = createVerifier(options)
-  const header = headerName(options.header)
+  try {
+    register(fastify, options)
+  } catch (err) {
+    done(err as Error)
+    return
+  }
+  done()
+}
+
+function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
+  const mode = options.mode ?? 'passthrough'
+  if (mode !== 'passthrough' && mode !== 'verify') throw new InvalidOptionError("mode must be 'passthrough' or 'verify'")
+  const names = resolveVerifyHeaderNames(options.verifyHeaders)
   const trusted = compileTrustedProxies(options.trustedProxies)
-  if (options.required !== undefined && typeof options.required !== 'boolean') throw new InvalidOptionError('required must be a boolean')
-  const required = options.required !== false
-
-  fastify.decorateRequest('clientCert', null)
-  fastify.decorate('mtls', Object.freeze({ verifier, reload: (material: TrustMaterial) => verifier.reload(material) }))
-
   // A socket's peer address never changes: match it once per connection, not once per request
   // (matching parses the address, which costs more than a whole verdict-cache hit).
   const peers = new WeakMap<object, boolean>()
@@ -93,29 +141,70 @@ const plugin: FastifyPluginCallback<MtlsPluginOptions> = (fastify, options, done
     }
     return ok
   }
+  if (options.required !== undefined && typeof options.required !== 'boolean') throw new InvalidOptionError('required must be a boolean')
+  const required = options.required !== false
+  const rules: CompiledRules | null = options.authorize === undefined ? null : compileRules(options.authorize, 'authorize')
 
-  const hook: onRequestHookHandler = function mtlsPassthrough (request, reply, next) {
-    let value = request.headers[header]
-    if (value !== undefined && !trustedPeer(request.socket)) {
-      request.log.warn({ mtls: { remoteAddress: request.socket.remoteAddress } }, 'mtls: certificate header from an untrusted peer ignored')
-      value = undefined
+  let verifier: Verifier | AlbVerifyVerifier
+  let check: (request: FastifyRequest) => VerifyResult
+  if (options.mode === 'verify') {
+    const verifyVerifier = createAlbVerifyVerifier(options)
+    verifier = verifyVerifier
+    check = (request) => {
+      let values: AlbVerifyValues = readAlbVerifyRawHeaders(request.raw.rawHeaders, names)
+      if (!trustedPeer(request.socket) && Object.values(values).some((v) => v !== undefined)) {
+        request.log.warn({ mtls: { remoteAddress: request.socket.remoteAddress } }, 'mtls: certificate headers from an untrusted peer ignored')
+        values = {}
+      }
+      return verifyVerifier.verifySync(values)
     }
-    const result = verifier.verifySync(value)
+  } else {
+    const passthrough = createVerifier(options as PassthroughPluginOptions)
+    const header = headerName((options as PassthroughPluginOptions).header)
+    verifier = passthrough
+    check = (request) => {
+      let value = request.headers[header]
+      const isTrusted = trustedPeer(request.socket)
+      if (value !== undefined && !isTrusted) {
+        request.log.warn({ mtls: { remoteAddress: request.socket.remoteAddress } }, 'mtls: certificate header from an untrusted peer ignored')
+        value = undefined
+      }
+      const result = passthrough.verifySync(value)
+      if (!result.ok || !isTrusted) return result
+      const tls = tlsInfo(request.headers[names.tlsVersion], request.headers[names.cipherSuite])
+      return tls === undefined ? result : { ok: true, certificate: withTls(result.certificate, tls) }
+    }
+  }
+
+  fastify.decorateRequest('clientCert', null)
+  fastify.decorate('mtls', Object.freeze({ verifier, reload: (material: TrustMaterial) => verifier.reload(material) }))
+  fastify.addHook('onRoute', (route) => {
+    const config = route.config as { mtls?: unknown } | undefined
+    checkRouteConfig(config?.mtls, route.url)
+  })
+
+  const hook: onRequestHookHandler = function mtlsClientCert (request, reply, next) {
+    const result = check(request)
     if (result.ok) {
       request.clientCert = result.certificate
-      next()
+      if (rules === null || request.routeOptions.config.mtls?.authorize === false) next()
+      else applyRules(rules, request, result.certificate, next)
       return
     }
     if (result.code === 'FST_MTLS_CERT_MISSING' && !routeRequired(request, required)) {
       next()
       return
     }
-    request.log.warn({ mtls: { code: result.code, reason: result.reason, detail: result.message } }, 'mtls: client certificate refused')
+    if (result.reason === 'header-mismatch') {
+      request.log.error({ mtls: { code: result.code, reason: result.reason, detail: result.message, remoteAddress: request.socket.remoteAddress } },
+        'mtls: verify-mode headers disagree with the leaf certificate: possible header tampering')
+    } else {
+      request.log.warn({ mtls: { code: result.code, reason: result.reason, detail: result.message } }, 'mtls: client certificate refused')
+    }
     next(errorFor(result))
   }
   fastify.addHook('onRequest', hook)
-  done()
 }
 
-/** Fastify plugin: verifies the ALB passthrough header and sets `request.clientCert`. */
+/** Fastify plugin: verifies the ALB mTLS headers (passthrough or verify mode) and sets `request.clientCert`. */
 export const mtlsPassthrough = fp(plugin, { fastify: '5.x', name: 'fastify-alb-mtls' })

@@ -1,10 +1,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import Fastify from 'fastify'
-import { createVerifier } from '../src/core/verifier.js'
+import { createVerifier, type Verifier } from '../src/core/verifier.js'
 import { cacheKey } from '../src/core/cache.js'
 import { mtlsPassthrough } from '../src/plugin.js'
-import { createTestPki, toAlbHeader } from '../src/pki/index.js'
+import { createCrl, createTestPki, toAlbHeader } from '../src/pki/index.js'
 
 const MINUTE = 60_000
 // Whole seconds: certificate times have no milliseconds.
@@ -44,7 +44,7 @@ test('single flight: 1,000 concurrent first requests through the plugin run one 
   const replies = await Promise.all(Array.from({ length: 1000 }, () =>
     app.inject({ url: '/', headers: { 'x-amzn-mtls-clientcert': header } })))
   assert.ok(replies.every((r) => r.statusCode === 200 && r.body === 'client'))
-  assert.equal(app.mtls.verifier.stats().validations, 1)
+  assert.equal((app.mtls.verifier as Verifier).stats().validations, 1)
   await app.close()
 })
 
@@ -93,7 +93,12 @@ test('a success is never reused past the earliest notAfter on the path', async (
   assert.ok(verifier.verifySync(shortHeader).ok)
   clock.t = start + 2 * MINUTE
   assert.ok(verifier.verifySync(shortHeader).ok, 'still valid at notAfter itself')
+  // notAfter is inclusive to the second: from notAfter on the cache re-validates every time (still
+  // valid), and the check refuses once the second is over.
   clock.t = start + 2 * MINUTE + 1
+  assert.ok(verifier.verifySync(shortHeader).ok)
+  assert.equal(verifier.stats().validations, 3)
+  clock.t = start + 2 * MINUTE + 1000
   const r = verifier.verifySync(shortHeader)
   assert.equal(r.ok, false)
   assert.equal(!r.ok && r.reason, 'expired')
@@ -116,9 +121,31 @@ test('an intermediate expiring before the leaf bounds the reuse too', async () =
   const h = toAlbHeader([leaf.pem, intermediate.pem])
   const { clock, verifier } = clocked()
   assert.ok(verifier.verifySync(h).ok)
-  clock.t = start + 3 * MINUTE + 1
+  clock.t = start + 3 * MINUTE + 1000
   const r = verifier.verifySync(h)
   assert.equal(!r.ok && r.reason, 'expired')
+})
+
+test('a success is never reused past the nextUpdate of a CRL that applied to its path', async () => {
+  const crl = await createCrl({
+    issuer: { certificate: pki.intermediate, key: pki.intermediate.key },
+    thisUpdate: new Date(start - MINUTE),
+    nextUpdate: new Date(start + 5 * MINUTE)
+  })
+  const { clock, verifier } = clocked({ crls: crl.pem, cache: { ttl: 60 * MINUTE } })
+  assert.ok(verifier.verifySync(header).ok)
+  clock.t = start + 5 * MINUTE - 1000
+  assert.ok(verifier.verifySync(header).ok)
+  assert.equal(verifier.stats().validations, 1)
+  clock.t = start + 5 * MINUTE + 1000
+  const r = verifier.verifySync(header)
+  assert.equal(!r.ok && r.reason, 'crl-unusable')
+  // With onExpired 'ignore' a stale CRL keeps applying: nextUpdate does not bound the reuse.
+  const ignoring = clocked({ crls: crl.pem, crlPolicy: { onExpired: 'ignore' }, cache: { ttl: 60 * MINUTE } })
+  assert.ok(ignoring.verifier.verifySync(header).ok)
+  ignoring.clock.t = start + 6 * MINUTE
+  assert.ok(ignoring.verifier.verifySync(header).ok)
+  assert.equal(ignoring.verifier.stats().validations, 1)
 })
 
 test('failures are cached for failureTtl only', () => {

@@ -97,7 +97,14 @@ function escapeValue (value: string): string {
 export function formatName (rdns: Rdns): string {
   const parts: string[] = []
   for (let i = rdns.length - 1; i >= 0; i--) {
-    parts.push(rdns[i]!.map((a) => `${attributeName(a.oid)}=${a.isString ? escapeValue(a.value) : a.value}`).join('+'))
+    // Within a multi-valued RDN too, the last attribute comes first, as OpenSSL (and so ALB) prints it.
+    const rdn = rdns[i]!
+    const attrs: string[] = []
+    for (let j = rdn.length - 1; j >= 0; j--) {
+      const a = rdn[j]!
+      attrs.push(`${attributeName(a.oid)}=${a.isString ? escapeValue(a.value) : a.value}`)
+    }
+    parts.push(attrs.join('+'))
   }
   return parts.join(',')
 }

@@ -37,6 +37,14 @@ export interface ChainCertificate {
   readonly pem: string
 }
 
+/** TLS parameters of the client connection, as ALB reports them (`X-Amzn-Tls-*`), when present. */
+export interface TlsInfo {
+  /** e.g. `TLSv1.3` (`X-Amzn-Tls-Version`). */
+  readonly version?: string
+  /** OpenSSL cipher name, e.g. `TLS_AES_128_GCM_SHA256` (`X-Amzn-Tls-Cipher-Suite`). */
+  readonly cipherSuite?: string
+}
+
 /** Where an identity came from. */
 export type CertificateSource = 'alb-passthrough' | 'alb-verify'
 
@@ -58,6 +66,8 @@ export interface ClientCertificate extends ChainCertificate {
   readonly source: CertificateSource
   /** Who validated the chain: this library, or the load balancer (ALB verify mode). */
   readonly verifiedBy: 'fastify-alb-mtls' | 'load-balancer'
+  /** TLS version and cipher suite when the load balancer sent them (both modes). */
+  readonly tls?: TlsInfo
 }
 
 /** Error codes a verification can end with; stable, documented in README. */
@@ -73,6 +83,10 @@ export type MalformedReason =
   | 'bad-base64'
   | 'bad-der'
   | 'too-many-certificates'
+  /** ALB verify mode: some of the five headers are missing. */
+  | 'incomplete-headers'
+  /** ALB verify mode: a serial, issuer, subject or validity header disagrees with the leaf (tampering). */
+  | 'header-mismatch'
 
 /** Why a well-formed chain was refused (code `FST_MTLS_CERT_INVALID`, HTTP 401). */
 export type InvalidReason =
@@ -81,6 +95,7 @@ export type InvalidReason =
   | 'expired'
   | 'not-yet-valid'
   | 'revoked'
+  | 'crl-unusable'
   | 'ca-as-leaf'
   | 'not-a-ca'
   | 'path-length-exceeded'
@@ -123,12 +138,20 @@ export interface VerdictCacheOptions {
   failureTtl?: number
 }
 
+/** Certificate revocation lists: PEM text (`X509 CRL` blocks, bundles and `#` comment lines allowed) or DER bytes. */
+export type CrlInput = string | Uint8Array
+
 /** Trust material: PEM text (bundles allowed, `#` comment lines allowed) or DER bytes. */
 export type CertificateInput = string | Uint8Array
 
 export interface VerifierOptions {
   /** Trust anchors. Required: at least one CA certificate. */
   roots: CertificateInput | readonly CertificateInput[]
+  /**
+   * Extra CA certificates that are NOT trust anchors: offered to path building (after the ones the
+   * client sent) so clients may send their leaf alone. Each must still chain to a root.
+   */
+  intermediates?: CertificateInput | readonly CertificateInput[]
   /** Seconds of clock skew tolerated on notBefore/notAfter. Default 0. */
   clockTolerance?: number
   /**
@@ -154,4 +177,22 @@ export interface VerifierOptions {
    * Cleared by `reload`. Default `{ max: 10000, maxBytes: 64 MiB, ttl: 600000, failureTtl: 5000 }`.
    */
   cache?: VerdictCacheOptions | false
+  /**
+   * CRLs to check every certificate of the path against (ALB trust stores carry CRLs the same way).
+   * Checked when loaded: a malformed CRL, one without a CRL number, with an unsupported critical
+   * extension (delta, partitioned or indirect CRLs), without nextUpdate, or one whose issuer is a
+   * configured root but whose signature or issuer keyUsage (cRLSign) is wrong makes
+   * `createVerifier`/`reload` throw. A CRL issued by an intermediate is checked against that
+   * intermediate when a path goes through it. A certificate listed by a CRL of its issuer is refused
+   * with reason `revoked`; a CRL of its issuer that is not yet valid, past nextUpdate or not signed
+   * by that issuer refuses it with reason `crl-unusable`. Certificates whose issuer has no CRL here
+   * are not revocation-checked.
+   */
+  crls?: CrlInput | readonly CrlInput[]
+  /**
+   * What a CRL past its nextUpdate means. `onExpired: 'reject'` (default, fail closed): loading it
+   * throws, and once it goes stale while running, certificates it covers are refused with reason
+   * `crl-unusable`. `'ignore'`: it loads and keeps applying (its revocations still stand).
+   */
+  crlPolicy?: { onExpired?: 'reject' | 'ignore' }
 }

@@ -4,6 +4,8 @@
  */
 import { cacheKey, resolveCacheOptions, VerdictCache, type CacheStats } from './cache.js'
 import { EKU_OIDS } from './checks.js'
+import { createRevocation, crlUsableAt, loadCrls, type ParsedCrl, type Revocation } from './crl.js'
+import { formatName } from './names.js'
 import { decodeHeader } from './decode.js'
 import { buildIdentity } from './identity.js'
 import { CertificateParseError, parseCertificate, parseIssuerCertificate, type ParsedCertificate } from './parse.js'
@@ -33,9 +35,9 @@ export interface VerifierStats extends CacheStats {
 }
 
 /** What `reload` can replace. Omitted fields keep their current value. */
-export type TrustMaterial = Partial<Pick<VerifierOptions, 'roots'>>
+export type TrustMaterial = Partial<Pick<VerifierOptions, 'roots' | 'intermediates' | 'crls'>>
 
-interface Settings {
+export interface Settings {
   policy: PathPolicy
   maxHeaderBytes: number
   maxCertificates: number
@@ -43,6 +45,11 @@ interface Settings {
   /** The same clock in epoch milliseconds, without a Date per call when `now` is not set. */
   clock: () => number
   anchors: TrustAnchors
+  /** Configured (untrusted) intermediates, offered to path building after the header's own. */
+  intermediates: readonly ParsedCertificate[]
+  revocation: Revocation
+  /** True when CRLs are configured. */
+  hasCrls: boolean
 }
 
 /** A verdict and when it may be reused. */
@@ -54,9 +61,15 @@ export interface Verdict {
   validUntil: number
 }
 
-const MISSING: VerifyFailure = Object.freeze({ ok: false, code: 'FST_MTLS_CERT_MISSING', reason: 'missing', message: 'no client certificate' })
+/**
+ * No client certificate comes near this (ALB caps the whole header at 16 KB); parsing a crafted
+ * giant one (thousands of names, x509-limbo `nc-dos`) costs the ASN.1 parser hundreds of ms.
+ */
+export const MAX_CERTIFICATE_BYTES = 32 * 1024
 
-function failure (code: VerifyErrorCode, reason: FailureReason, message: string): VerifyFailure {
+export const MISSING: VerifyFailure = Object.freeze({ ok: false, code: 'FST_MTLS_CERT_MISSING', reason: 'missing', message: 'no client certificate' })
+
+export function failure (code: VerifyErrorCode, reason: FailureReason, message: string): VerifyFailure {
   return { ok: false, code, reason, message }
 }
 
@@ -79,44 +92,77 @@ function ekuOption (value: VerifierOptions['extendedKeyUsage']): readonly string
   })
 }
 
-/** Validates options up front: a mistake throws here, never at request time. */
-export function resolveSettings (options: VerifierOptions): Settings {
+function crlPolicyOption (value: VerifierOptions['crlPolicy']): 'reject' | 'ignore' {
+  if (value === undefined) return 'reject'
+  if (value === null || typeof value !== 'object' || (value.onExpired !== undefined && value.onExpired !== 'reject' && value.onExpired !== 'ignore')) {
+    throw new InvalidOptionError("crlPolicy must be { onExpired: 'reject' | 'ignore' }")
+  }
+  return value.onExpired ?? 'reject'
+}
+
+/** A CRL that cannot be used now is a configuration error, said at load time rather than per request. */
+function rejectUnusableCrls (crls: readonly ParsedCrl[], now: number, onExpired: 'reject' | 'ignore'): void {
+  for (const crl of crls) {
+    const problem = crlUsableAt(crl, now)
+    if (problem === null || (problem.reason === 'stale' && onExpired === 'ignore')) continue
+    const issuer = formatName(crl.issuer)
+    throw new InvalidOptionError(`crls: CRL ${crl.crlNumber} of ${issuer} cannot be used now: ${problem.message}` +
+      (problem.reason === 'stale' ? " (publish a fresh CRL, or set crlPolicy: { onExpired: 'ignore' })" : ''))
+  }
+}
+
+/**
+ * Validates options up front: a mistake throws here, never at request time. `rootsOptional` is for
+ * ALB verify mode, where the load balancer already validated the chain.
+ */
+export function resolveSettings (options: VerifierOptions, rootsOptional = false): Settings {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object')
-  if (options.roots === undefined || (Array.isArray(options.roots) && options.roots.length === 0)) {
+  const noRoots = options.roots === undefined || (Array.isArray(options.roots) && options.roots.length === 0)
+  if (noRoots && !rootsOptional) {
     throw new InvalidOptionError('roots is required: the CA certificates client certificates must chain to')
   }
-  const roots = loadCertificates(options.roots, 'roots')
-  if (roots.length === 0) throw new InvalidOptionError('roots holds no certificate')
+  const roots = noRoots ? [] : loadCertificates(options.roots, 'roots')
+  if (roots.length === 0 && !noRoots) throw new InvalidOptionError('roots holds no certificate')
+  const intermediates = options.intermediates === undefined ? [] : loadCertificates(options.intermediates, 'intermediates')
   if (options.now !== undefined && typeof options.now !== 'function') throw new InvalidOptionError('now must be a function returning a Date')
   if (options.clockTolerance !== undefined && (typeof options.clockTolerance !== 'number' || !(options.clockTolerance >= 0) || options.clockTolerance > 86400)) {
     throw new InvalidOptionError('clockTolerance must be a number of seconds from 0 to 86400')
   }
   const maxChainDepth = integerOption(options.maxChainDepth, 'maxChainDepth', 4, 0, 16)
+  const policy: PathPolicy = {
+    clockToleranceMs: (options.clockTolerance ?? 0) * 1000,
+    ignoreExpiry: options.ignoreExpiry === true,
+    extendedKeyUsage: ekuOption(options.extendedKeyUsage),
+    maxChainDepth,
+    minRsaKeyBits: integerOption(options.minRsaKeyBits, 'minRsaKeyBits', 2048, 1024, 16384),
+    allowSha1: options.allowSha1 === true
+  }
+  const onExpired = crlPolicyOption(options.crlPolicy)
+  const now = options.now ?? (() => new Date())
+  const crls = loadCrls(options.crls)
+  rejectUnusableCrls(crls, now().getTime(), onExpired)
   return {
-    policy: {
-      clockToleranceMs: (options.clockTolerance ?? 0) * 1000,
-      ignoreExpiry: options.ignoreExpiry === true,
-      extendedKeyUsage: ekuOption(options.extendedKeyUsage),
-      maxChainDepth,
-      minRsaKeyBits: integerOption(options.minRsaKeyBits, 'minRsaKeyBits', 2048, 1024, 16384),
-      allowSha1: options.allowSha1 === true
-    },
+    policy,
+    // CRLs of configured intermediates are verified at load too (a CRL is checked against its issuer's key).
+    revocation: createRevocation(crls, [...roots, ...intermediates], policy, { onExpired }),
+    hasCrls: crls.length > 0,
     maxHeaderBytes: integerOption(options.maxHeaderBytes, 'maxHeaderBytes', 16384, 256, 1 << 20),
     // leaf + intermediates + the root, which clients may include.
     maxCertificates: maxChainDepth + 2,
-    now: options.now ?? (() => new Date()),
-    clock: options.now === undefined ? Date.now : () => options.now!().getTime(),
-    anchors: indexAnchors(roots)
+    now,
+    clock: options.now === undefined ? Date.now : () => now().getTime(),
+    anchors: indexAnchors(roots),
+    intermediates
   }
 }
 
 /**
  * Latest time a successful verdict may be reused: the earliest notAfter on the path (plus the
- * tolerance the expiry check grants). Revocation data lowers it further (a CRL's nextUpdate).
+ * tolerance the expiry check grants), and the earliest nextUpdate of the CRLs that applied to it.
  */
 export function verdictValidUntil (path: readonly ParsedCertificate[], settings: Settings): number {
-  if (settings.policy.ignoreExpiry) return Number.POSITIVE_INFINITY
-  let until = Number.POSITIVE_INFINITY
+  let until = settings.revocation.validUntil(path)
+  if (settings.policy.ignoreExpiry) return until
   for (const cert of path) until = Math.min(until, cert.notAfter.getTime() + settings.policy.clockToleranceMs)
   return until
 }
@@ -150,6 +196,9 @@ export function validate (settings: Settings, header: string | readonly string[]
   if (!decoded.ok) return reject(failure('FST_MTLS_CERT_MALFORMED', decoded.reason, decoded.message))
   const parsed: ParsedCertificate[] = []
   for (const [i, der] of decoded.certificates.entries()) {
+    if (der.byteLength > MAX_CERTIFICATE_BYTES) {
+      return reject(failure('FST_MTLS_CERT_MALFORMED', 'bad-der', `certificate ${i + 1} is larger than ${MAX_CERTIFICATE_BYTES} bytes`))
+    }
     try {
       // Issuers repeat across clients: parsed once per distinct DER. The leaf is new each time.
       parsed.push(i === 0 ? parseCertificate(der) : parseIssuerCertificate(der))
@@ -159,7 +208,10 @@ export function validate (settings: Settings, header: string | readonly string[]
     }
   }
   const [leaf, ...intermediates] = parsed as [ParsedCertificate, ...ParsedCertificate[]]
-  const result = buildPath(leaf, intermediates, settings.anchors, settings.policy, now)
+  const candidates = settings.intermediates.length === 0
+    ? intermediates
+    : [...intermediates, ...settings.intermediates.filter((c) => !intermediates.some((h) => h.fingerprint256 === c.fingerprint256))]
+  const result = buildPath(leaf, candidates, settings.anchors, settings.policy, now, [settings.revocation.check])
   if (!result.ok) return reject(failure('FST_MTLS_CERT_INVALID', result.problem.reason, result.problem.message))
   return {
     result: { ok: true, certificate: buildIdentity(result.path, 'alb-passthrough', 'fastify-alb-mtls') },
@@ -211,7 +263,7 @@ export function createVerifier (options: VerifierOptions): Verifier {
     verifySync,
     verify: async (header) => verifySync(header),
     reload (material) {
-      if (material === null || typeof material !== 'object') throw new InvalidOptionError('reload expects an object such as { roots }')
+      if (material === null || typeof material !== 'object') throw new InvalidOptionError('reload expects an object such as { roots, crls }')
       const next = { ...current, ...material }
       const nextSettings = resolveSettings(next)
       current = next
