@@ -47,7 +47,7 @@ export async function runMicro (fx: Fixtures, quick: boolean): Promise<{ rows: M
   const full = new Map([[header, 1]])
   const sliced = new Map([[cacheKey(header), header]])
 
-  const bench = new Bench({ time: quick ? 60 : 250, warmupTime: quick ? 20 : 100, iterations: quick ? 8 : 32 })
+  const bench = new Bench({ time: quick ? 60 : 120, warmupTime: quick ? 20 : 60, iterations: quick ? 8 : 16 })
   const batched = (fn: () => unknown) => () => { for (let i = 0; i < BATCH; i++) fn() }
   bench
     .add('decode: one pass', batched(() => decodeHeader(header, 6)))
@@ -63,13 +63,20 @@ export async function runMicro (fx: Fixtures, quick: boolean): Promise<{ rows: M
     .add('key: full string in a Map', batched(() => full.get(copy())), fresh)
     .add('key: slice + whole compare', batched(() => { const h = copy(); return sliced.get(cacheKey(h)) === h }), fresh)
     .add('fresh-copy loop overhead', batched(() => copy()), fresh)
-  await bench.run()
-
+  // Tasks run one after another, so a burst of load on the shared machine can hit one side of a
+  // pair only: run every task several times and keep each one's best median.
+  const best = new Map<string, number>()
+  for (let pass = 0; pass < (quick ? 1 : 3); pass++) {
+    await bench.run()
+    for (const task of bench.tasks) {
+      const result = task.result
+      if (result === undefined || !('latency' in result)) throw new Error(`benchmark ${task.name} did not complete`)
+      best.set(task.name, Math.min(best.get(task.name) ?? Number.POSITIVE_INFINITY, result.latency.p50 * 1e6))
+    }
+  }
   const ns = (name: string): number => {
-    const task = bench.getTask(name)
-    const result = task?.result
-    if (result === undefined || !('latency' in result)) throw new Error(`benchmark ${name} did not complete`)
-    const perCall = result.latency.p50 * 1e6
+    const perCall = best.get(name)
+    if (perCall === undefined) throw new Error(`no benchmark ${name}`)
     return name.startsWith('decode') || name.startsWith('cache hit') || name.startsWith('key') || name.startsWith('fresh') ? perCall / BATCH : perCall
   }
   const overhead = ns('fresh-copy loop overhead')

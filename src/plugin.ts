@@ -159,6 +159,7 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
       return verifyVerifier.verifySync(values)
     }
   } else {
+    const withTlsMemo = new WeakMap<ClientCertificate, { version: unknown, cipherSuite: unknown, result: VerifyResult }>()
     const passthrough = createVerifier(options as PassthroughPluginOptions)
     const header = headerName((options as PassthroughPluginOptions).header)
     verifier = passthrough
@@ -171,8 +172,17 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
       }
       const result = passthrough.verifySync(value)
       if (!result.ok || !isTrusted) return result
-      const tls = tlsInfo(request.headers[names.tlsVersion], request.headers[names.cipherSuite])
-      return tls === undefined ? result : { ok: true, certificate: withTls(result.certificate, tls) }
+      const version = request.headers[names.tlsVersion]
+      const cipherSuite = request.headers[names.cipherSuite]
+      if (version === undefined && cipherSuite === undefined) return result
+      // ALB sends the same TLS headers on every request of a client: reuse the identity with them
+      // instead of copying it per request.
+      const memo = withTlsMemo.get(result.certificate)
+      if (memo !== undefined && memo.version === version && memo.cipherSuite === cipherSuite) return memo.result
+      const tls = tlsInfo(version, cipherSuite)
+      const withInfo: VerifyResult = tls === undefined ? result : { ok: true, certificate: withTls(result.certificate, tls) }
+      withTlsMemo.set(result.certificate, { version, cipherSuite, result: withInfo })
+      return withInfo
     }
   }
 

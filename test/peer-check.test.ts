@@ -34,3 +34,20 @@ test('the trusted-proxy rule runs once per connection, and still decides every r
     await app.close()
   }
 })
+
+test('the TLS headers are added to the identity once per client and connection settings, not copied per request', async () => {
+  const app = Fastify()
+  await app.register(mtlsPassthrough, { roots: pki.root.pem })
+  const seen: unknown[] = []
+  app.get('/', async (req) => { seen.push(req.clientCert); return req.clientCert?.tls ?? null })
+  const send = async (version: string, cipherSuite: string) => (await app.inject({
+    url: '/',
+    headers: { 'x-amzn-mtls-clientcert': header, 'x-amzn-tls-version': version, 'x-amzn-tls-cipher-suite': cipherSuite }
+  })).json()
+  assert.deepEqual(await send('TLSv1.3', 'TLS_AES_128_GCM_SHA256'), { version: 'TLSv1.3', cipherSuite: 'TLS_AES_128_GCM_SHA256' })
+  assert.deepEqual(await send('TLSv1.3', 'TLS_AES_128_GCM_SHA256'), { version: 'TLSv1.3', cipherSuite: 'TLS_AES_128_GCM_SHA256' })
+  assert.equal(seen[0], seen[1])
+  assert.deepEqual(await send('TLSv1.2', 'ECDHE-RSA-AES128-GCM-SHA256'), { version: 'TLSv1.2', cipherSuite: 'ECDHE-RSA-AES128-GCM-SHA256' })
+  assert.notEqual(seen[2], seen[1])
+  await app.close()
+})
