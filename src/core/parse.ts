@@ -175,6 +175,7 @@ const cache = new WeakMap<Uint8Array, ParsedCertificate>()
 export function parseCertificate (der: Uint8Array): ParsedCertificate {
   const cached = cache.get(der)
   if (cached !== undefined) return cached
+  checkEnvelope(der)
   const asn1 = asn1js.fromBER(der)
   if (asn1.offset === -1 || asn1.offset !== der.byteLength) throw new CertificateParseError('not a single DER structure')
   const root = asn1.result
@@ -277,6 +278,48 @@ export function parseCertificate (der: Uint8Array): ParsedCertificate {
   }
   cache.set(der, parsed)
   return parsed
+}
+
+/**
+ * Reads one DER tag-length header at `at`: returns the content start and length. Only the minimal
+ * definite form is accepted (X.690 10.1), and the content must fit in `end`.
+ */
+function derHeader (der: Uint8Array, at: number, end: number, tag: number, what: string): { start: number, length: number } {
+  if (der[at] !== tag) throw new CertificateParseError(`${what}: unexpected tag`)
+  const first = der[at + 1]
+  if (first === undefined) throw new CertificateParseError(`${what}: truncated`)
+  let start = at + 2
+  let length = first
+  if (first >= 0x80) {
+    const octets = first & 0x7f
+    // 0x80 is BER's indefinite form; more than 3 length octets cannot fit a header anyway.
+    if (octets === 0 || octets > 3 || der[start] === 0) throw new CertificateParseError(`${what}: length is not DER`)
+    length = 0
+    for (let k = 0; k < octets; k++) length = length * 256 + (der[start + k] ?? 0)
+    start += octets
+    if (length < 0x80) throw new CertificateParseError(`${what}: length is not DER`)
+  }
+  if (start + length > end) throw new CertificateParseError(`${what}: length runs past its container`)
+  return { start, length }
+}
+
+/**
+ * Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }, in
+ * strict DER. The signature covers the TBS bytes only, and the outer signatureAlgorithm must equal
+ * the signed one byte for byte (checks.ts), so what remains malleable is this envelope: the outer
+ * and BIT STRING length encodings and the BIT STRING's unused-bits octet. asn1js reads BER and lets
+ * an outer length disagree with its contents; without this check one certificate would have many
+ * encodings, each with its own fingerprint (a fingerprint deny-list could be walked around).
+ */
+function checkEnvelope (der: Uint8Array): void {
+  const outer = derHeader(der, 0, der.byteLength, 0x30, 'Certificate')
+  if (outer.start + outer.length !== der.byteLength) throw new CertificateParseError('Certificate: trailing bytes')
+  const end = der.byteLength
+  const tbs = derHeader(der, outer.start, end, 0x30, 'TBSCertificate')
+  const alg = derHeader(der, tbs.start + tbs.length, end, 0x30, 'signatureAlgorithm')
+  const sig = derHeader(der, alg.start + alg.length, end, 0x03, 'signatureValue')
+  if (sig.start + sig.length !== end) throw new CertificateParseError('Certificate: more than three fields')
+  if (sig.length === 0 || der[sig.start] !== 0) throw new CertificateParseError('signatureValue: unused bits in the BIT STRING')
 }
 
 /** BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER (0..MAX) OPTIONAL } */
