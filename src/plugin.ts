@@ -7,6 +7,7 @@ import fp from 'fastify-plugin'
 import { createVerifier, type TrustMaterial, type Verifier } from './core/verifier.js'
 import type { ClientCertificate, VerifierOptions, VerifyFailure } from './core/types.js'
 import { CertInvalidError, CertMalformedError, CertMissingError, InvalidOptionError } from './errors.js'
+import { authorize as applyRules, compileRules, type ClientCertRules, type CompiledRules } from './guards.js'
 import { compileTrustedProxies, type TrustedProxies } from './sources/trusted-proxies.js'
 
 export interface MtlsPluginOptions extends VerifierOptions {
@@ -16,12 +17,19 @@ export interface MtlsPluginOptions extends VerifierOptions {
   trustedProxies?: TrustedProxies
   /** Header carrying the chain. Default `x-amzn-mtls-clientcert`. */
   header?: string
+  /**
+   * Authorization rules (as for `requireClientCert`) applied to every request that carries a verified
+   * certificate, in this plugin's onRequest hook. A route opts out with `config.mtls.authorize: false`.
+   */
+  authorize?: ClientCertRules
 }
 
 /** Per-route settings, under the route's `config.mtls`. */
 export interface MtlsRouteConfig {
   /** Overrides the plugin's `required` for this route. */
   required?: boolean
+  /** `false`: the plugin-level `authorize` rules do not apply to this route (route guards still do). */
+  authorize?: false
 }
 
 export interface MtlsDecorator {
@@ -67,6 +75,22 @@ function headerName (value: unknown): string {
   return value.toLowerCase()
 }
 
+/** Checks a route's `config.mtls` when the route is declared, so a typo fails at startup. */
+function checkRouteConfig (config: unknown, url: string): void {
+  if (config === undefined) return
+  const fail = (message: string): never => { throw new InvalidOptionError(`route ${url}: config.mtls${message}`) }
+  if (typeof config !== 'object' || config === null) fail(' must be an object')
+  for (const [key, value] of Object.entries(config as Record<string, unknown>)) {
+    if (key === 'required') {
+      if (typeof value !== 'boolean') fail('.required must be a boolean')
+    } else if (key === 'authorize') {
+      if (value !== false) fail('.authorize can only be false (route rules go in requireClientCert)')
+    } else {
+      fail(`.${key} is not a setting (required, authorize)`)
+    }
+  }
+}
+
 function routeRequired (request: FastifyRequest, fallback: boolean): boolean {
   const required = request.routeOptions.config.mtls?.required
   return typeof required === 'boolean' ? required : fallback
@@ -74,11 +98,13 @@ function routeRequired (request: FastifyRequest, fallback: boolean): boolean {
 
 const plugin: FastifyPluginCallback<MtlsPluginOptions> = (fastify, options, done) => {
   let verifier: Verifier, header: string, trusted: (address: string | undefined) => boolean
+  let rules: CompiledRules | null
   try {
     verifier = createVerifier(options)
     header = headerName(options.header)
     trusted = compileTrustedProxies(options.trustedProxies)
     if (options.required !== undefined && typeof options.required !== 'boolean') throw new InvalidOptionError('required must be a boolean')
+    rules = options.authorize === undefined ? null : compileRules(options.authorize, 'authorize')
   } catch (err) {
     done(err as Error)
     return
@@ -87,6 +113,10 @@ const plugin: FastifyPluginCallback<MtlsPluginOptions> = (fastify, options, done
 
   fastify.decorateRequest('clientCert', null)
   fastify.decorate('mtls', Object.freeze({ verifier, reload: (material: TrustMaterial) => verifier.reload(material) }))
+  fastify.addHook('onRoute', (route) => {
+    const config = route.config as { mtls?: unknown } | undefined
+    checkRouteConfig(config?.mtls, route.url)
+  })
 
   const hook: onRequestHookHandler = function mtlsPassthrough (request, reply, next) {
     let value = request.headers[header]
@@ -97,7 +127,8 @@ const plugin: FastifyPluginCallback<MtlsPluginOptions> = (fastify, options, done
     const result = verifier.verifySync(value)
     if (result.ok) {
       request.clientCert = result.certificate
-      next()
+      if (rules === null || request.routeOptions.config.mtls?.authorize === false) next()
+      else applyRules(rules, request, result.certificate, next)
       return
     }
     if (result.code === 'FST_MTLS_CERT_MISSING' && !routeRequired(request, required)) {

@@ -2,7 +2,9 @@
  * checks: the RFC 5280 rules on one certificate, by its role in the path. pkijs leaves these out
  * (see DESIGN.md), so they live here. Each returns null when the rule holds.
  */
-import { KeyUsage, OID, type ParsedCertificate } from './parse.js'
+import * as asn1js from 'asn1js'
+import { isValidDnsName, isValidMailbox } from './general-names.js'
+import { KeyUsage, OID, type ParsedCertificate, type RawExtension } from './parse.js'
 import type { InvalidReason } from './types.js'
 
 export interface Problem { reason: InvalidReason, message: string }
@@ -16,6 +18,14 @@ export interface CertificatePolicy {
 }
 
 const ANY_EKU = '2.5.29.37.0'
+const EC_PUBLIC_KEY = '1.2.840.10045.2.1'
+
+/**
+ * Two rules stricter than RFC 5280, taken from the CA/B Forum profile: a critical extendedKeyUsage
+ * on the client certificate and an extendedKeyUsage on a self-signed root are refused. Both are
+ * rare in client PKIs and both make the meaning of EKU ambiguous; see docs/readme/conformance.md.
+ */
+const STRICT_EKU = true
 
 /** Extensions this validator understands; any other one marked critical refuses the certificate. */
 const UNDERSTOOD = new Set<string>([
@@ -24,8 +34,13 @@ const UNDERSTOOD = new Set<string>([
   OID.extKeyUsage,
   OID.subjectAltName,
   OID.subjectKeyIdentifier,
-  OID.authorityKeyIdentifier
+  OID.authorityKeyIdentifier,
+  OID.nameConstraints
 ])
+
+/** Extensions RFC 5280 says conforming CAs MUST mark non-critical / critical. */
+const MUST_BE_NON_CRITICAL = new Set<string>([OID.authorityKeyIdentifier, OID.subjectKeyIdentifier])
+const MUST_BE_CRITICAL = new Set<string>([OID.nameConstraints, OID.policyConstraints])
 
 function problem (reason: InvalidReason, message: string): Problem {
   return { reason, message }
@@ -33,6 +48,22 @@ function problem (reason: InvalidReason, message: string): Problem {
 
 function label (cert: ParsedCertificate): string {
   return `certificate ${cert.serialNumber}`
+}
+
+function hasExtension (cert: ParsedCertificate, oid: string): RawExtension | undefined {
+  return cert.extensions.find((e) => e.oid === oid)
+}
+
+/** Syntax of the subjectAltName entries (RFC 5280 4.2.1.6). */
+function sanProblem (cert: ParsedCertificate): string | null {
+  const san = cert.san
+  if (san === null) return null
+  if (san.dns.length + san.uri.length + san.email.length + san.ip.length + san.directoryNames.length + san.other === 0) return 'empty subjectAltName'
+  for (const name of san.dns) if (!isValidDnsName(name, true)) return `invalid dNSName ${JSON.stringify(name)}`
+  for (const name of san.email) if (!isValidMailbox(name)) return `invalid rfc822Name ${JSON.stringify(name)}`
+  for (const bytes of san.ipBytes) if (bytes.length !== 4 && bytes.length !== 16) return `iPAddress of ${bytes.length} octets`
+  for (const uri of san.uri) if (!/^[a-z][a-z0-9+.-]*:/i.test(uri)) return `URI without a scheme ${JSON.stringify(uri)}`
+  return null
 }
 
 /** Rules for every certificate: structure, validity period, critical extensions. */
@@ -43,22 +74,38 @@ export function checkCommon (cert: ParsedCertificate, now: number, policy: Certi
   if (!sameBytes(cert.signatureAlgorithmDer, cert.tbsSignatureAlgorithmDer)) {
     return problem('invalid-certificate', `${label(cert)}: signature algorithm differs inside and outside the signed part`)
   }
-  if (cert.serialBytes.length > 20 || ((cert.serialBytes[0] ?? 0) & 0x80) !== 0) {
-    return problem('invalid-certificate', `${label(cert)}: serial number is negative or longer than 20 octets`)
+  // RFC 5280 4.1.2.2: a positive integer of at most 20 octets.
+  if (cert.serialBytes.length === 0 || cert.serialBytes.length > 20 || ((cert.serialBytes[0] ?? 0) & 0x80) !== 0 || cert.serialBytes.every((b) => b === 0)) {
+    return problem('invalid-certificate', `${label(cert)}: serial number is zero, negative or longer than 20 octets`)
   }
-  if (cert.san !== null && cert.san.dns.length + cert.san.uri.length + cert.san.email.length + cert.san.ip.length +
-    cert.san.directoryNames.length + cert.san.other === 0) {
-    return problem('invalid-certificate', `${label(cert)}: empty subjectAltName`)
+  if (cert.issuer.length === 0) return problem('invalid-certificate', `${label(cert)}: empty issuer name`)
+  const san = sanProblem(cert)
+  if (san !== null) return problem('invalid-certificate', `${label(cert)}: ${san}`)
+  if (cert.subject.length === 0 && hasExtension(cert, OID.subjectAltName)?.critical !== true) {
+    return problem('invalid-certificate', `${label(cert)}: empty subject without a critical subjectAltName`)
   }
   for (const ext of cert.extensions) {
+    if (ext.critical && MUST_BE_NON_CRITICAL.has(ext.oid)) return problem('invalid-certificate', `${label(cert)}: extension ${ext.oid} must not be critical`)
+    if (!ext.critical && MUST_BE_CRITICAL.has(ext.oid)) return problem('invalid-certificate', `${label(cert)}: extension ${ext.oid} must be critical`)
     if (ext.critical && !UNDERSTOOD.has(ext.oid)) {
       return problem('unknown-critical-extension', `${label(cert)}: critical extension ${ext.oid} is not understood`)
     }
   }
-  if (cert.notBefore.getTime() - policy.clockToleranceMs > now) {
+  // RFC 5280 4.2.1.1: keyIdentifier is required in the AKI of every certificate but a self-signed one,
+  // where the whole extension may be left out.
+  if (hasExtension(cert, OID.authorityKeyIdentifier) !== undefined ? cert.authorityKeyIdentifier === null : !cert.selfIssued) {
+    return problem('invalid-certificate', `${label(cert)}: authorityKeyIdentifier with a keyIdentifier is required`)
+  }
+  const spki = cert.pkijs.subjectPublicKeyInfo.algorithm
+  if (spki.algorithmId === EC_PUBLIC_KEY && !(spki.algorithmParams instanceof asn1js.ObjectIdentifier)) {
+    return problem('weak-key', `${label(cert)}: EC key with explicit curve parameters`)
+  }
+  // Validity is encoded in whole seconds: compare at that granularity (notAfter is inclusive).
+  const second = Math.floor(now / 1000) * 1000
+  if (cert.notBefore.getTime() - policy.clockToleranceMs > second) {
     return problem('not-yet-valid', `${label(cert)}: not valid before ${cert.notBefore.toISOString()}`)
   }
-  if (!policy.ignoreExpiry && cert.notAfter.getTime() + policy.clockToleranceMs < now) {
+  if (!policy.ignoreExpiry && cert.notAfter.getTime() + policy.clockToleranceMs < second) {
     return problem('expired', `${label(cert)}: expired at ${cert.notAfter.toISOString()}`)
   }
   return null
@@ -66,17 +113,23 @@ export function checkCommon (cert: ParsedCertificate, now: number, policy: Certi
 
 /** Rules for the end-entity (client) certificate. */
 export function checkLeaf (cert: ParsedCertificate, policy: CertificatePolicy): Problem | null {
+  if (cert.version !== 3) return problem('invalid-certificate', `${label(cert)}: a v${cert.version} client certificate (v3 required)`)
   if (cert.basicConstraints?.ca === true) return problem('ca-as-leaf', `${label(cert)}: a CA certificate (cA=TRUE) cannot be a client certificate`)
+  if (cert.nameConstraints !== null) return problem('invalid-certificate', `${label(cert)}: nameConstraints in an end-entity certificate`)
   if (cert.keyUsage !== null) {
     if ((cert.keyUsage & KeyUsage.keyCertSign) !== 0) return problem('ca-as-leaf', `${label(cert)}: keyCertSign on a client certificate`)
     if ((cert.keyUsage & KeyUsage.digitalSignature) === 0) return problem('key-usage', `${label(cert)}: keyUsage lacks digitalSignature`)
   }
-  if (policy.extendedKeyUsage !== false && cert.extKeyUsage !== null) {
-    const allowed = cert.extKeyUsage
-    if (!allowed.includes(ANY_EKU)) {
-      for (const required of policy.extendedKeyUsage) {
-        if (!allowed.includes(required)) return problem('extended-key-usage', `${label(cert)}: extendedKeyUsage does not allow ${required}`)
-      }
+  if (cert.extKeyUsage !== null) {
+    if (cert.extKeyUsage.length === 0) return problem('invalid-certificate', `${label(cert)}: empty extendedKeyUsage`)
+    if (hasExtension(cert, OID.extKeyUsage)?.critical === true && STRICT_EKU) {
+      return problem('extended-key-usage', `${label(cert)}: critical extendedKeyUsage`)
+    }
+  }
+  if (policy.extendedKeyUsage !== false && cert.extKeyUsage !== null && !cert.extKeyUsage.includes(ANY_EKU)) {
+    // anyExtendedKeyUsage satisfies every required usage (documented behaviour; see EXCEPTIONS.md).
+    for (const required of policy.extendedKeyUsage) {
+      if (!cert.extKeyUsage.includes(required)) return problem('extended-key-usage', `${label(cert)}: extendedKeyUsage does not allow ${required}`)
     }
   }
   return null
@@ -88,17 +141,31 @@ export function checkLeaf (cert: ParsedCertificate, policy: CertificatePolicy): 
  */
 export function checkIssuer (cert: ParsedCertificate, below: number, isAnchor: boolean): Problem | null {
   const bc = cert.basicConstraints
+  // A v1 trust anchor predates extensions; the configuration is what makes it trusted.
+  const v1Anchor = isAnchor && cert.version === 1 && cert.extensions.length === 0
   if (bc === null) {
-    // A v1 trust anchor predates extensions; the configuration is what makes it trusted.
-    if (!(isAnchor && cert.version === 1)) return problem('not-a-ca', `${label(cert)}: issuer has no basicConstraints`)
+    if (!v1Anchor) return problem('not-a-ca', `${label(cert)}: issuer has no basicConstraints`)
   } else {
     if (!bc.ca) return problem('not-a-ca', `${label(cert)}: issuer is not a CA (cA=FALSE)`)
+    if (hasExtension(cert, OID.basicConstraints)?.critical !== true) return problem('invalid-certificate', `${label(cert)}: basicConstraints of a CA must be critical`)
     if (bc.pathLength !== null && below > bc.pathLength) {
       return problem('path-length-exceeded', `${label(cert)}: pathLenConstraint ${bc.pathLength} exceeded (${below} intermediates below)`)
     }
   }
   if (cert.keyUsage !== null && (cert.keyUsage & KeyUsage.keyCertSign) === 0) {
     return problem('key-usage', `${label(cert)}: issuer keyUsage lacks keyCertSign`)
+  }
+  if (v1Anchor) return null
+  if (cert.subject.length === 0) return problem('invalid-certificate', `${label(cert)}: CA certificate with an empty subject`)
+  // RFC 5280 4.2.1.2: every CA certificate carries a subjectKeyIdentifier.
+  if (cert.subjectKeyIdentifier === null) return problem('invalid-certificate', `${label(cert)}: CA certificate without subjectKeyIdentifier`)
+  if (isAnchor && cert.selfIssued) {
+    // A self-signed root's AKI, when present, names its own key and nothing else.
+    if (cert.authorityKeyIdentifier !== null && !sameBytes(cert.authorityKeyIdentifier, cert.subjectKeyIdentifier)) {
+      return problem('invalid-certificate', `${label(cert)}: self-signed root whose authorityKeyIdentifier is not its subjectKeyIdentifier`)
+    }
+    if (cert.authorityKeyIdentifierByName) return problem('invalid-certificate', `${label(cert)}: self-signed root with authorityCertIssuer/SerialNumber`)
+    if (cert.extKeyUsage !== null && STRICT_EKU) return problem('extended-key-usage', `${label(cert)}: extendedKeyUsage in a root certificate`)
   }
   return null
 }

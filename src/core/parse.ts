@@ -7,6 +7,11 @@ import { createHash } from 'node:crypto'
 import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
 import { parseName, nameKey, type Rdns } from './names.js'
+import { children, readOne } from './der.js'
+import { formatIp, parseGeneralNames, type GeneralNames } from './general-names.js'
+import { parseNameConstraints, type NameConstraints } from './name-constraints.js'
+
+export { formatIp, type GeneralNames }
 
 export const OID = {
   basicConstraints: '2.5.29.19',
@@ -19,8 +24,12 @@ export const OID = {
   certificatePolicies: '2.5.29.32',
   policyMappings: '2.5.29.33',
   policyConstraints: '2.5.29.36',
-  inhibitAnyPolicy: '2.5.29.54'
+  inhibitAnyPolicy: '2.5.29.54',
+  authorityInfoAccess: '1.3.6.1.5.5.7.1.1'
 } as const
+
+/** Extensions read here with the der walker rather than pkijs (large or performance-sensitive). */
+const OWN_PARSERS = new Set<string>([OID.subjectAltName, OID.nameConstraints, OID.authorityInfoAccess])
 
 /** keyUsage bits, RFC 5280 4.2.1.3 (bit 0 = digitalSignature). */
 export const KeyUsage = {
@@ -42,18 +51,6 @@ export interface RawExtension {
   readonly value: Uint8Array
   /** pkijs' parsed form, when pkijs knows the type and it parsed. */
   readonly parsed: unknown
-}
-
-export interface GeneralNames {
-  dns: string[]
-  uri: string[]
-  email: string[]
-  ip: string[]
-  /** Raw iPAddress octets, parallel to `ip`. */
-  ipBytes: Uint8Array[]
-  directoryNames: Rdns[]
-  /** Count of name forms this library does not interpret (otherName, x400, EDI, registeredID). */
-  other: number
 }
 
 export interface ParsedCertificate {
@@ -92,6 +89,10 @@ export interface ParsedCertificate {
   readonly san: GeneralNames | null
   readonly subjectKeyIdentifier: Uint8Array | null
   readonly authorityKeyIdentifier: Uint8Array | null
+  /** The authorityKeyIdentifier carries authorityCertIssuer or authorityCertSerialNumber. */
+  readonly authorityKeyIdentifierByName: boolean
+  /** Parsed nameConstraints, or null when absent. */
+  readonly nameConstraints: NameConstraints | null
   /** Extension whose value could not be parsed, or null. */
   readonly badExtension: string | null
   readonly fingerprint256: string
@@ -114,26 +115,6 @@ function serialHex (bytes: Uint8Array): string {
   return hex === '' ? '0' : hex
 }
 
-/** IPv4 dotted text, or RFC 5952 IPv6 text; other lengths as hex. */
-export function formatIp (bytes: Uint8Array): string {
-  if (bytes.length === 4) return Array.from(bytes).join('.')
-  if (bytes.length !== 16) return toHex(bytes)
-  const groups: number[] = []
-  for (let i = 0; i < 16; i += 2) groups.push((bytes[i]! << 8) | bytes[i + 1]!)
-  let bestStart = -1
-  let bestLen = 0
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) { i++; continue }
-    let j = i
-    while (j < 8 && groups[j] === 0) j++
-    if (j - i > bestLen && j - i > 1) { bestStart = i; bestLen = j - i }
-    i = j
-  }
-  const hex = groups.map((g) => g.toString(16))
-  if (bestStart === -1) return hex.join(':')
-  return hex.slice(0, bestStart).join(':') + '::' + hex.slice(bestStart + bestLen).join(':')
-}
-
 function bitStringMask (bits: asn1js.BitString): number {
   const bytes = bits.valueBlock.valueHexView
   let mask = 0
@@ -142,31 +123,6 @@ function bitStringMask (bits: asn1js.BitString): number {
     if (byte !== undefined && (byte >> (7 - (i & 7))) & 1) mask |= 1 << i
   }
   return mask
-}
-
-/** Reads GeneralNames from pkijs' parsed AltName / GeneralName list. */
-export function readGeneralNames (names: readonly pkijs.GeneralName[]): GeneralNames {
-  const out: GeneralNames = { dns: [], uri: [], email: [], ip: [], ipBytes: [], directoryNames: [], other: 0 }
-  for (const name of names) {
-    switch (name.type) {
-      case 1: out.email.push(String(name.value)); break
-      case 2: out.dns.push(String(name.value)); break
-      case 6: out.uri.push(String(name.value)); break
-      case 7: {
-        const bytes = new Uint8Array((name.value as asn1js.OctetString).valueBlock.valueHexView)
-        out.ipBytes.push(bytes)
-        out.ip.push(formatIp(bytes))
-        break
-      }
-      case 4: {
-        const rdns = name.value as pkijs.RelativeDistinguishedNames
-        out.directoryNames.push(parseName(asn1js.fromBER(rdns.valueBeforeDecode).result))
-        break
-      }
-      default: out.other++
-    }
-  }
-  return out
 }
 
 const cache = new WeakMap<Uint8Array, ParsedCertificate>()
@@ -214,11 +170,25 @@ export function parseCertificate (der: Uint8Array): ParsedCertificate {
   let san: GeneralNames | null = null
   let ski: Uint8Array | null = null
   let aki: Uint8Array | null = null
+  let akiByName = false
+  let nameConstraints: NameConstraints | null = null
   for (const ext of cert.extensions ?? []) {
     if (seen.has(ext.extnID)) duplicateExtension ??= ext.extnID
     seen.add(ext.extnID)
+    const value = new Uint8Array(ext.extnValue.valueBlock.valueHexView)
+    if (OWN_PARSERS.has(ext.extnID)) {
+      extensions.push({ oid: ext.extnID, critical: ext.critical, value, parsed: undefined })
+      try {
+        if (ext.extnID === OID.subjectAltName) san = parseGeneralNames(value)
+        else if (ext.extnID === OID.nameConstraints) nameConstraints = parseNameConstraints(value)
+        else checkAuthorityInfoAccess(value)
+      } catch {
+        badExtension ??= ext.extnID
+      }
+      continue
+    }
     const parsed = ext.parsedValue as (Record<string, unknown> & { parsingError?: string }) | undefined
-    extensions.push({ oid: ext.extnID, critical: ext.critical, value: new Uint8Array(ext.extnValue.valueBlock.valueHexView), parsed })
+    extensions.push({ oid: ext.extnID, critical: ext.critical, value, parsed })
     const known = (Object.values(OID) as string[]).includes(ext.extnID)
     if (known && (parsed === undefined || parsed === null || parsed.parsingError !== undefined)) {
       badExtension ??= ext.extnID
@@ -229,11 +199,12 @@ export function parseCertificate (der: Uint8Array): ParsedCertificate {
         case OID.basicConstraints: basicConstraints = readBasicConstraints(ext.extnValue.valueBlock.valueHexView); break
         case OID.keyUsage: keyUsage = bitStringMask(parsed as unknown as asn1js.BitString); break
         case OID.extKeyUsage: extKeyUsage = [...(parsed as unknown as pkijs.ExtKeyUsage).keyPurposes]; break
-        case OID.subjectAltName: san = readGeneralNames((parsed as unknown as pkijs.AltName).altNames); break
         case OID.subjectKeyIdentifier: ski = new Uint8Array((parsed as unknown as asn1js.OctetString).valueBlock.valueHexView); break
         case OID.authorityKeyIdentifier: {
-          const id = (parsed as unknown as pkijs.AuthorityKeyIdentifier).keyIdentifier
+          const akiValue = parsed as unknown as pkijs.AuthorityKeyIdentifier
+          const id = akiValue.keyIdentifier
           aki = id === undefined ? null : new Uint8Array(id.valueBlock.valueHexView)
+          akiByName = akiValue.authorityCertIssuer !== undefined || akiValue.authorityCertSerialNumber !== undefined
           break
         }
       }
@@ -273,34 +244,13 @@ export function parseCertificate (der: Uint8Array): ParsedCertificate {
     san,
     subjectKeyIdentifier: ski,
     authorityKeyIdentifier: aki,
+    authorityKeyIdentifierByName: akiByName,
+    nameConstraints,
     badExtension,
     fingerprint256: createHash('sha256').update(der).digest('hex')
   }
   cache.set(der, parsed)
   return parsed
-}
-
-/**
- * Reads one DER tag-length header at `at`: returns the content start and length. Only the minimal
- * definite form is accepted (X.690 10.1), and the content must fit in `end`.
- */
-function derHeader (der: Uint8Array, at: number, end: number, tag: number, what: string): { start: number, length: number } {
-  if (der[at] !== tag) throw new CertificateParseError(`${what}: unexpected tag`)
-  const first = der[at + 1]
-  if (first === undefined) throw new CertificateParseError(`${what}: truncated`)
-  let start = at + 2
-  let length = first
-  if (first >= 0x80) {
-    const octets = first & 0x7f
-    // 0x80 is BER's indefinite form; more than 3 length octets cannot fit a header anyway.
-    if (octets === 0 || octets > 3 || der[start] === 0) throw new CertificateParseError(`${what}: length is not DER`)
-    length = 0
-    for (let k = 0; k < octets; k++) length = length * 256 + (der[start + k] ?? 0)
-    start += octets
-    if (length < 0x80) throw new CertificateParseError(`${what}: length is not DER`)
-  }
-  if (start + length > end) throw new CertificateParseError(`${what}: length runs past its container`)
-  return { start, length }
 }
 
 /**
@@ -312,14 +262,30 @@ function derHeader (der: Uint8Array, at: number, end: number, tag: number, what:
  * encodings, each with its own fingerprint (a fingerprint deny-list could be walked around).
  */
 function checkEnvelope (der: Uint8Array): void {
-  const outer = derHeader(der, 0, der.byteLength, 0x30, 'Certificate')
-  if (outer.start + outer.length !== der.byteLength) throw new CertificateParseError('Certificate: trailing bytes')
-  const end = der.byteLength
-  const tbs = derHeader(der, outer.start, end, 0x30, 'TBSCertificate')
-  const alg = derHeader(der, tbs.start + tbs.length, end, 0x30, 'signatureAlgorithm')
-  const sig = derHeader(der, alg.start + alg.length, end, 0x03, 'signatureValue')
-  if (sig.start + sig.length !== end) throw new CertificateParseError('Certificate: more than three fields')
-  if (sig.length === 0 || der[sig.start] !== 0) throw new CertificateParseError('signatureValue: unused bits in the BIT STRING')
+  let fields
+  try {
+    const outer = readOne(der)
+    fields = outer.tag === 0x30 ? children(outer.value) : []
+  } catch (err) {
+    throw new CertificateParseError(`not strict DER: ${(err as Error).message}`)
+  }
+  const [tbs, alg, sig] = fields
+  if (fields.length !== 3 || tbs?.tag !== 0x30 || alg?.tag !== 0x30 || sig?.tag !== 0x03) {
+    throw new CertificateParseError('not a Certificate SEQUENCE of three fields')
+  }
+  if (sig.value[0] !== 0) throw new CertificateParseError('signatureValue: unused bits in the BIT STRING')
+}
+
+/** AuthorityInfoAccessSyntax ::= SEQUENCE SIZE (1..MAX) OF SEQUENCE { accessMethod OID, accessLocation GeneralName } */
+function checkAuthorityInfoAccess (value: Uint8Array): void {
+  const seq = readOne(value)
+  if (seq.tag !== 0x30) throw new Error('AuthorityInfoAccess is not a SEQUENCE')
+  const descriptions = children(seq.value)
+  if (descriptions.length === 0) throw new Error('empty AuthorityInfoAccess')
+  for (const d of descriptions) {
+    const parts = d.tag === 0x30 ? children(d.value) : []
+    if (parts.length !== 2 || parts[0]!.tag !== 0x06 || (parts[1]!.tag & 0xc0) !== 0x80) throw new Error('bad AccessDescription')
+  }
 }
 
 /** BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER (0..MAX) OPTIONAL } */

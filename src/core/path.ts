@@ -8,6 +8,7 @@
  */
 import type { KeyObject } from 'node:crypto'
 import { checkCommon, checkIssuer, checkLeaf, sameBytes, type CertificatePolicy, type Problem } from './checks.js'
+import { checkNameConstraints } from './name-constraints.js'
 import type { ParsedCertificate } from './parse.js'
 import { checkSignature, publicKeyOf, type AlgorithmPolicy } from './signature.js'
 
@@ -71,7 +72,9 @@ export function buildPath (
 
   const walk = (): ParsedCertificate[] | null => {
     const child = path[path.length - 1]!
-    const intermediatesSoFar = path.length - 1
+    // Self-issued intermediates (key rollover) do not count towards the depth, as for pathLen.
+    let intermediatesSoFar = 0
+    for (let i = 1; i < path.length; i++) if (!path[i]!.selfIssued) intermediatesSoFar++
     for (const root of anchors.bySubject.get(child.issuerKey) ?? []) {
       if (path.includes(root) || !akiMatches(child, root)) continue
       if (--budget < 0) return null
@@ -82,7 +85,7 @@ export function buildPath (
     for (const next of intermediates) {
       if (next.subjectKey !== child.issuerKey || path.includes(next) || !akiMatches(child, next)) continue
       if (isAnchorCopy(next, anchors)) continue
-      if (intermediatesSoFar >= policy.maxChainDepth) {
+      if (!next.selfIssued && intermediatesSoFar >= policy.maxChainDepth) {
         note({ reason: 'max-chain-depth-exceeded', message: `more than ${policy.maxChainDepth} intermediates` })
         continue
       }
@@ -99,6 +102,8 @@ export function buildPath (
   }
 
   const runRules = (candidate: readonly ParsedCertificate[]): Problem | null => {
+    const nc = checkNameConstraints(candidate)
+    if (nc !== null) return { reason: 'name-constraints', message: nc }
     for (const rule of pathRules) {
       const p = rule(candidate, now)
       if (p !== null) return p

@@ -74,6 +74,8 @@ function keyProblem (key: KeyObject, policy: AlgorithmPolicy): SignatureProblem 
         return { reason: 'weak-key', message: `RSA key of ${details.modulusLength ?? 0} bits (minimum ${policy.minRsaKeyBits})` }
       }
       if ((details.modulusLength ?? 0) > 16384) return { reason: 'weak-key', message: 'RSA key larger than 16384 bits' }
+      // Real RSA keys are whole octets; an odd size means a broken or crafted key generator.
+      if ((details.modulusLength ?? 0) % 8 !== 0) return { reason: 'weak-key', message: `RSA key of ${details.modulusLength ?? 0} bits is not a multiple of 8` }
       return null
     case 'ec':
       if (!ALLOWED_CURVES.has(details.namedCurve ?? '')) {
@@ -88,8 +90,11 @@ function keyProblem (key: KeyObject, policy: AlgorithmPolicy): SignatureProblem 
   }
 }
 
-/** Checks that `issuerKey` signed `cert`, under the algorithm policy. Returns null when it did. */
-export function checkSignature (cert: ParsedCertificate, issuerKey: KeyObject, policy: AlgorithmPolicy): SignatureProblem | null {
+/** What a signature check needs of a signed object (a certificate or a CRL). */
+export type SignedData = Pick<ParsedCertificate, 'signatureAlgorithm' | 'signatureParams' | 'tbs' | 'signature'>
+
+/** Checks that `issuerKey` signed `cert` (or a CRL), under the algorithm policy. Returns null when it did. */
+export function checkSignature (cert: SignedData, issuerKey: KeyObject, policy: AlgorithmPolicy): SignatureProblem | null {
   const scheme = SCHEMES[cert.signatureAlgorithm]
   if (scheme === undefined) return { reason: 'weak-algorithm', message: `unsupported signature algorithm ${cert.signatureAlgorithm}` }
   if (scheme.kind === 'weak' || (scheme.hash === 'sha1' && !policy.allowSha1)) {

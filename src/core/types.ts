@@ -81,6 +81,7 @@ export type InvalidReason =
   | 'expired'
   | 'not-yet-valid'
   | 'revoked'
+  | 'crl-unusable'
   | 'ca-as-leaf'
   | 'not-a-ca'
   | 'path-length-exceeded'
@@ -111,6 +112,9 @@ export interface VerifyFailure {
 
 export type VerifyResult = VerifySuccess | VerifyFailure
 
+/** Certificate revocation lists: PEM text (`X509 CRL` blocks, bundles and `#` comment lines allowed) or DER bytes. */
+export type CrlInput = string | Uint8Array
+
 /** Trust material: PEM text (bundles allowed, `#` comment lines allowed) or DER bytes. */
 export type CertificateInput = string | Uint8Array
 
@@ -137,4 +141,16 @@ export interface VerifierOptions {
   minRsaKeyBits?: number
   /** Accept SHA-1 signatures. Default false. MD5 is never accepted. */
   allowSha1?: boolean
+  /**
+   * CRLs to check every certificate of the path against (ALB trust stores carry CRLs the same way).
+   * Checked when loaded: a malformed CRL, one without a CRL number, with an unsupported critical
+   * extension (delta, partitioned or indirect CRLs), without nextUpdate, or one whose issuer is a
+   * configured root but whose signature or issuer keyUsage (cRLSign) is wrong makes
+   * `createVerifier`/`reload` throw. A CRL issued by an intermediate is checked against that
+   * intermediate when a path goes through it. A certificate listed by a CRL of its issuer is refused
+   * with reason `revoked`; a CRL of its issuer that is not yet valid, past nextUpdate or not signed
+   * by that issuer refuses it with reason `crl-unusable`. Certificates whose issuer has no CRL here
+   * are not revocation-checked.
+   */
+  crls?: CrlInput | readonly CrlInput[]
 }

@@ -3,6 +3,7 @@
  * failure. No Fastify here: usable from Express, Hono or a plain `http` server.
  */
 import { EKU_OIDS } from './checks.js'
+import { createRevocation, loadCrls, type Revocation } from './crl.js'
 import { decodeHeader } from './decode.js'
 import { buildIdentity } from './identity.js'
 import { CertificateParseError, parseCertificate, type ParsedCertificate } from './parse.js'
@@ -25,7 +26,7 @@ export interface Verifier {
 }
 
 /** What `reload` can replace. Omitted fields keep their current value. */
-export type TrustMaterial = Partial<Pick<VerifierOptions, 'roots'>>
+export type TrustMaterial = Partial<Pick<VerifierOptions, 'roots' | 'crls'>>
 
 interface Settings {
   policy: PathPolicy
@@ -33,7 +34,14 @@ interface Settings {
   maxCertificates: number
   now: () => Date
   anchors: TrustAnchors
+  revocation: Revocation
 }
+
+/**
+ * No client certificate comes near this (ALB caps the whole header at 16 KB); parsing a crafted
+ * giant one (thousands of names, x509-limbo `nc-dos`) costs the ASN.1 parser hundreds of ms.
+ */
+const MAX_CERTIFICATE_BYTES = 32 * 1024
 
 const MISSING: VerifyFailure = Object.freeze({ ok: false, code: 'FST_MTLS_CERT_MISSING', reason: 'missing', message: 'no client certificate' })
 
@@ -73,15 +81,17 @@ export function resolveSettings (options: VerifierOptions): Settings {
     throw new InvalidOptionError('clockTolerance must be a number of seconds from 0 to 86400')
   }
   const maxChainDepth = integerOption(options.maxChainDepth, 'maxChainDepth', 4, 0, 16)
+  const policy: PathPolicy = {
+    clockToleranceMs: (options.clockTolerance ?? 0) * 1000,
+    ignoreExpiry: options.ignoreExpiry === true,
+    extendedKeyUsage: ekuOption(options.extendedKeyUsage),
+    maxChainDepth,
+    minRsaKeyBits: integerOption(options.minRsaKeyBits, 'minRsaKeyBits', 2048, 1024, 16384),
+    allowSha1: options.allowSha1 === true
+  }
   return {
-    policy: {
-      clockToleranceMs: (options.clockTolerance ?? 0) * 1000,
-      ignoreExpiry: options.ignoreExpiry === true,
-      extendedKeyUsage: ekuOption(options.extendedKeyUsage),
-      maxChainDepth,
-      minRsaKeyBits: integerOption(options.minRsaKeyBits, 'minRsaKeyBits', 2048, 1024, 16384),
-      allowSha1: options.allowSha1 === true
-    },
+    policy,
+    revocation: createRevocation(loadCrls(options.crls), roots, policy),
     maxHeaderBytes: integerOption(options.maxHeaderBytes, 'maxHeaderBytes', 16384, 256, 1 << 20),
     // leaf + intermediates + the root, which clients may include.
     maxCertificates: maxChainDepth + 2,
@@ -107,6 +117,9 @@ export function verifyWith (settings: Settings, header: string | readonly string
   if (!decoded.ok) return failure('FST_MTLS_CERT_MALFORMED', decoded.reason, decoded.message)
   const parsed: ParsedCertificate[] = []
   for (const [i, der] of decoded.certificates.entries()) {
+    if (der.byteLength > MAX_CERTIFICATE_BYTES) {
+      return failure('FST_MTLS_CERT_MALFORMED', 'bad-der', `certificate ${i + 1} is larger than ${MAX_CERTIFICATE_BYTES} bytes`)
+    }
     try {
       parsed.push(parseCertificate(der))
     } catch (err) {
@@ -116,7 +129,7 @@ export function verifyWith (settings: Settings, header: string | readonly string
   }
   const now = settings.now().getTime()
   const [leaf, ...intermediates] = parsed as [ParsedCertificate, ...ParsedCertificate[]]
-  const result = buildPath(leaf, intermediates, settings.anchors, settings.policy, now)
+  const result = buildPath(leaf, intermediates, settings.anchors, settings.policy, now, [settings.revocation.check])
   if (!result.ok) return failure('FST_MTLS_CERT_INVALID', result.problem.reason, result.problem.message)
   return { ok: true, certificate: buildIdentity(result.path, 'alb-passthrough', 'fastify-alb-mtls') }
 }
@@ -137,7 +150,7 @@ export function createVerifier (options: VerifierOptions): Verifier {
     verifySync,
     verify: async (header) => verifySync(header),
     reload (material) {
-      if (material === null || typeof material !== 'object') throw new InvalidOptionError('reload expects an object such as { roots }')
+      if (material === null || typeof material !== 'object') throw new InvalidOptionError('reload expects an object such as { roots, crls }')
       const next = { ...current, ...material }
       const nextSettings = resolveSettings(next)
       current = next

@@ -1,0 +1,109 @@
+/**
+ * der: a minimal, strict DER walker for the structures read on the hot path or in bulk (name
+ * constraints, general names, CRL entry lists). asn1js builds an object graph with schema checks
+ * and takes seconds on a NameConstraints with thousands of subtrees or a CRL with 100k entries;
+ * walking TLVs over the bytes is linear and allocation-light. Every deviation from DER throws.
+ */
+
+export interface Tlv {
+  /** Identifier octet (class, constructed bit, tag number < 31). */
+  readonly tag: number
+  /** The whole TLV. */
+  readonly der: Uint8Array
+  /** The contents octets. */
+  readonly value: Uint8Array
+}
+
+export class DerError extends Error {}
+
+/** Reads the TLV at `offset`; returns it and the offset just past it. */
+export function readTlv (bytes: Uint8Array, offset = 0): { tlv: Tlv, next: number } {
+  if (offset + 2 > bytes.length) throw new DerError('truncated TLV')
+  const tag = bytes[offset]!
+  if ((tag & 0x1f) === 0x1f) throw new DerError('high tag numbers are not used here')
+  let length = bytes[offset + 1]!
+  let start = offset + 2
+  if (length & 0x80) {
+    const count = length & 0x7f
+    if (count === 0 || count > 4) throw new DerError('indefinite or oversized length')
+    if (start + count > bytes.length) throw new DerError('truncated length')
+    length = 0
+    for (let i = 0; i < count; i++) length = length * 256 + bytes[start + i]!
+    if (length < 0x80 || (count > 1 && bytes[start] === 0)) throw new DerError('non-minimal length')
+    start += count
+  }
+  const end = start + length
+  if (end > bytes.length) throw new DerError('truncated value')
+  return { tlv: { tag, der: bytes.subarray(offset, end), value: bytes.subarray(start, end) }, next: end }
+}
+
+/** The single TLV that makes up `bytes` exactly. */
+export function readOne (bytes: Uint8Array): Tlv {
+  const { tlv, next } = readTlv(bytes, 0)
+  if (next !== bytes.length) throw new DerError('trailing data')
+  return tlv
+}
+
+/** The TLVs inside a constructed value. */
+export function children (value: Uint8Array): Tlv[] {
+  const out: Tlv[] = []
+  let offset = 0
+  while (offset < value.length) {
+    const { tlv, next } = readTlv(value, offset)
+    out.push(tlv)
+    offset = next
+  }
+  return out
+}
+
+/** Dotted text of an OBJECT IDENTIFIER's contents. */
+export function oidText (value: Uint8Array): string {
+  if (value.length === 0) throw new DerError('empty OID')
+  const parts: number[] = []
+  let n = 0
+  for (let i = 0; i < value.length; i++) {
+    const b = value[i]!
+    if (n === 0 && b === 0x80) throw new DerError('non-minimal OID arc')
+    n = n * 128 + (b & 0x7f)
+    if ((b & 0x80) === 0) {
+      if (parts.length === 0) parts.push(n < 80 ? Math.floor(n / 40) : 2, n < 80 ? n % 40 : n - 80)
+      else parts.push(n)
+      n = 0
+    } else if (i === value.length - 1) throw new DerError('truncated OID')
+  }
+  return parts.join('.')
+}
+
+/** UTCTime or GeneralizedTime (DER forms: `Z`, seconds present) -> epoch milliseconds. */
+export function timeValue (tlv: Tlv): number {
+  const text = Buffer.from(tlv.value).toString('latin1')
+  let m: RegExpExecArray | null
+  let year: number
+  if (tlv.tag === 0x17) {
+    m = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
+    if (m === null) throw new DerError('bad UTCTime')
+    year = Number(m[1])
+    year += year < 50 ? 2000 : 1900
+  } else if (tlv.tag === 0x18) {
+    m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
+    if (m === null) throw new DerError('bad GeneralizedTime')
+    year = Number(m[1])
+  } else {
+    throw new DerError('not a time')
+  }
+  const [month, day, hour, minute, second] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number]
+  const ms = Date.UTC(year, month - 1, day, hour, minute, second)
+  const check = new Date(ms)
+  if (check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) {
+    throw new DerError('impossible date')
+  }
+  return ms
+}
+
+/** Lowercase hex of an INTEGER's contents with leading zero octets removed ("0" for zero). */
+export function integerHex (value: Uint8Array): string {
+  let i = 0
+  while (i < value.length - 1 && value[i] === 0) i++
+  const hex = Buffer.from(value.buffer, value.byteOffset + i, value.byteLength - i).toString('hex')
+  return hex === '' ? '0' : hex
+}

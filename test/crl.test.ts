@@ -1,0 +1,94 @@
+import { test, before } from 'node:test'
+import assert from 'node:assert/strict'
+import { createVerifier, type VerifyResult } from '../src/index.js'
+import { crlUsableAt, loadCrls, parseCrl } from '../src/core/crl.js'
+import { createCrl, createTestPki, type Issued, type TestPki } from '../src/pki/index.js'
+import { header } from './helpers/pki.js'
+
+let p: TestPki
+let other: Issued
+before(async () => {
+  p = await createTestPki()
+  other = await p.issue({ subject: 'CN=other client' })
+})
+
+function reasonOf (r: VerifyResult): string {
+  return r.ok ? 'ok' : `${r.code}:${r.reason}`
+}
+
+const signer = (c: Issued): { certificate: Issued, key: Issued['key'] } => ({ certificate: c, key: c.key })
+
+test('a leaf listed by its issuer\'s CRL is revoked; others are not', async () => {
+  const crl = await createCrl({ issuer: signer(p.intermediate), revoked: [{ serialNumber: p.leaf.serialNumber, reason: 1 }] })
+  const v = createVerifier({ roots: p.root.pem, crls: crl.pem })
+  assert.equal(reasonOf(v.verifySync(header(p.leaf, p.intermediate))), 'FST_MTLS_CERT_INVALID:revoked')
+  assert.equal(reasonOf(v.verifySync(header(other, p.intermediate))), 'ok')
+})
+
+test('an intermediate revoked by the root\'s CRL refuses every leaf under it', async () => {
+  const crl = await createCrl({ issuer: signer(p.root), revoked: [{ serialNumber: p.intermediate.serialNumber }] })
+  const v = createVerifier({ roots: p.root.pem, crls: [crl.der] })
+  assert.equal(reasonOf(v.verifySync(header(p.leaf, p.intermediate))), 'FST_MTLS_CERT_INVALID:revoked')
+})
+
+test('the same serial on a CRL of another issuer does not revoke', async () => {
+  const crl = await createCrl({ issuer: signer(p.root), revoked: [{ serialNumber: p.leaf.serialNumber }] })
+  assert.equal(reasonOf(createVerifier({ roots: p.root.pem, crls: crl.pem }).verifySync(header(p.leaf, p.intermediate))), 'ok')
+})
+
+test('CRLs that cannot be trusted are refused when loaded', async () => {
+  const forged = await createCrl({ issuer: signer(p.root), corruptSignature: true })
+  assert.throws(() => createVerifier({ roots: p.root.pem, crls: forged.pem }), { code: 'FST_MTLS_INVALID_OPTION', message: /does not verify/ })
+  const noNumber = await createCrl({ issuer: signer(p.intermediate), crlNumber: null })
+  assert.throws(() => createVerifier({ roots: p.root.pem, crls: noNumber.pem }), /without cRLNumber/)
+  const noNext = await createCrl({ issuer: signer(p.intermediate), nextUpdate: null })
+  assert.throws(() => createVerifier({ roots: p.root.pem, crls: noNext.pem }), /without nextUpdate/)
+  const delta = await createCrl({ issuer: signer(p.intermediate), extensions: [{ oid: '2.5.29.27', value: new Uint8Array([2, 1, 1]), critical: true }] })
+  assert.throws(() => createVerifier({ roots: p.root.pem, crls: delta.pem }), /delta or partitioned/)
+  assert.throws(() => createVerifier({ roots: p.root.pem, crls: 'not a crl' }), /outside "X509 CRL"/)
+  const noCrlSign = await p.issue({ subject: 'CN=No CRL Sign CA', ca: true, keyUsage: ['keyCertSign'] }, p.root)
+  const crl = await createCrl({ issuer: signer(noCrlSign) })
+  const v = createVerifier({ roots: p.root.pem, crls: crl.pem })
+  const leaf = await p.issue({ subject: 'CN=under no crl sign' }, noCrlSign)
+  // Issued by an intermediate: checked when a path goes through it.
+  assert.equal(reasonOf(v.verifySync(header(leaf, noCrlSign))), 'FST_MTLS_CERT_INVALID:crl-unusable')
+})
+
+test('an intermediate\'s CRL with a bad signature, or out of its validity window, is unusable', async () => {
+  const forged = await createCrl({ issuer: signer(p.intermediate), corruptSignature: true })
+  assert.equal(reasonOf(createVerifier({ roots: p.root.pem, crls: forged.pem }).verifySync(header(p.leaf, p.intermediate))), 'FST_MTLS_CERT_INVALID:crl-unusable')
+  const past = new Date(Date.now() - 30 * 86400_000)
+  const stale = await createCrl({ issuer: signer(p.intermediate), thisUpdate: past, nextUpdate: new Date(past.getTime() + 86400_000) })
+  assert.equal(reasonOf(createVerifier({ roots: p.root.pem, crls: stale.pem }).verifySync(header(p.leaf, p.intermediate))), 'FST_MTLS_CERT_INVALID:crl-unusable')
+  const parsed = parseCrl(stale.der)
+  assert.equal(crlUsableAt(parsed, Date.now())?.reason, 'stale')
+  assert.equal(crlUsableAt(parsed, past.getTime() - 1000)?.reason, 'not-yet-valid')
+  assert.equal(crlUsableAt(parsed, past.getTime() + 1000), null)
+})
+
+test('PEM bundles with comment lines, DER, and a large CRL with O(1) lookups', async () => {
+  const a = await createCrl({ issuer: signer(p.root) })
+  const revoked = Array.from({ length: 1500 }, (_, i) => ({ serialNumber: BigInt(1_000_000 + i) }))
+  revoked.push({ serialNumber: BigInt('0x' + p.leaf.serialNumber) })
+  const b = await createCrl({ issuer: signer(p.intermediate), revoked })
+  const loaded = loadCrls([`# ALB trust store CRLs\n${a.pem}\n# second\n${b.pem}`, Buffer.from(a.der)])
+  assert.equal(loaded.length, 3)
+  assert.equal(loaded[1]!.revoked.size, 1501)
+  assert.ok(loaded[1]!.revoked.has(p.leaf.serialNumber))
+  const v = createVerifier({ roots: p.root.pem, crls: `${a.pem}${b.pem}` })
+  assert.equal(reasonOf(v.verifySync(header(p.leaf, p.intermediate))), 'FST_MTLS_CERT_INVALID:revoked')
+  assert.equal(reasonOf(v.verifySync(header(other, p.intermediate))), 'ok')
+})
+
+test('reload swaps CRLs atomically and keeps the old ones when the new set is bad', async () => {
+  const v = createVerifier({ roots: p.root.pem })
+  assert.ok(v.verifySync(header(p.leaf, p.intermediate)).ok)
+  const crl = await createCrl({ issuer: signer(p.intermediate), revoked: [{ serialNumber: p.leaf.serialNumber }] })
+  v.reload({ crls: crl.pem })
+  assert.equal(reasonOf(v.verifySync(header(p.leaf, p.intermediate))), 'FST_MTLS_CERT_INVALID:revoked')
+  const forged = await createCrl({ issuer: signer(p.root), corruptSignature: true })
+  assert.throws(() => v.reload({ crls: forged.pem }), /does not verify/)
+  assert.equal(reasonOf(v.verifySync(header(p.leaf, p.intermediate))), 'FST_MTLS_CERT_INVALID:revoked')
+  v.reload({ crls: [] })
+  assert.ok(v.verifySync(header(p.leaf, p.intermediate)).ok)
+})
