@@ -84,13 +84,14 @@ export function assertDefinedRefusal (result: VerifyResult, input: string): asse
  * a busy 2-core machine); `FUZZ_RUNS=<n>` multiplies every property's runs for a long session,
  * `FUZZ_SEED=<n>` replays or varies the seed.
  */
-export function fuzzParameters (defaultRuns: number): { seed: number, numRuns: number, endOnFailure: true } {
+export function fuzzParameters (defaultRuns: number): { seed: number, numRuns: number, endOnFailure: true, includeErrorInReport: true } {
   const factor = Number.parseInt(process.env.FUZZ_RUNS ?? '', 10)
   const seed = Number.parseInt(process.env.FUZZ_SEED ?? '', 10)
   return {
     seed: Number.isFinite(seed) ? seed : 0x5eed,
     numRuns: Number.isFinite(factor) && factor > 0 ? defaultRuns * factor : defaultRuns,
-    endOnFailure: true
+    endOnFailure: true,
+    includeErrorInReport: true
   }
 }
 
