@@ -2,27 +2,46 @@
  * plugin: Fastify glue only. Options, one onRequest hook, `request.clientCert`, error mapping, logs.
  */
 import type { FastifyError } from '@fastify/error'
-import type { FastifyPluginCallback, FastifyRequest, onRequestHookHandler } from 'fastify'
+import type { FastifyInstance, FastifyPluginCallback, FastifyRequest, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { createVerifier, type TrustMaterial, type Verifier } from './core/verifier.js'
-import type { ClientCertificate, VerifierOptions, VerifyFailure } from './core/types.js'
+import { createAlbVerifyVerifier, tlsInfo, withTls, type AlbVerifyOptions, type AlbVerifyValues, type AlbVerifyVerifier } from './core/verify-mode.js'
+import type { ClientCertificate, VerifierOptions, VerifyFailure, VerifyResult } from './core/types.js'
 import { CertInvalidError, CertMalformedError, CertMissingError, InvalidOptionError } from './errors.js'
 import { authorize as applyRules, compileRules, type ClientCertRules, type CompiledRules } from './guards.js'
+import { readAlbVerifyRawHeaders, resolveVerifyHeaderNames, type AlbVerifyHeaderNames } from './sources/alb-verify.js'
 import { compileTrustedProxies, type TrustedProxies } from './sources/trusted-proxies.js'
 
-export interface MtlsPluginOptions extends VerifierOptions {
+interface CommonPluginOptions {
   /** Refuse requests without a certificate (401). Default true; a route may override with `config.mtls.required`. */
   required?: boolean
-  /** Peers allowed to send the header. Default: loopback and private ranges. */
+  /** Peers allowed to send the headers. Default: loopback and private ranges. */
   trustedProxies?: TrustedProxies
-  /** Header carrying the chain. Default `x-amzn-mtls-clientcert`. */
-  header?: string
+  /**
+   * Names of the verify-mode headers and of the TLS headers (`tlsVersion`, `cipherSuite`, read in
+   * both modes), for listeners that rename them with ALB's header modification. Defaults: ALB's names.
+   */
+  verifyHeaders?: Partial<AlbVerifyHeaderNames>
   /**
    * Authorization rules (as for `requireClientCert`) applied to every request that carries a verified
    * certificate, in this plugin's onRequest hook. A route opts out with `config.mtls.authorize: false`.
    */
   authorize?: ClientCertRules
 }
+
+/** ALB mutual TLS passthrough: the whole chain in one header, validated here. */
+export interface PassthroughPluginOptions extends VerifierOptions, CommonPluginOptions {
+  mode?: 'passthrough'
+  /** Header carrying the chain. Default `x-amzn-mtls-clientcert`. */
+  header?: string
+}
+
+/** ALB mutual TLS verify: ALB validated the chain; the leaf and four headers describing it arrive. */
+export interface VerifyPluginOptions extends AlbVerifyOptions, CommonPluginOptions {
+  mode: 'verify'
+}
+
+export type MtlsPluginOptions = PassthroughPluginOptions | VerifyPluginOptions
 
 /** Per-route settings, under the route's `config.mtls`. */
 export interface MtlsRouteConfig {
@@ -33,8 +52,8 @@ export interface MtlsRouteConfig {
 }
 
 export interface MtlsDecorator {
-  /** The verifier the plugin uses (shares its options). */
-  readonly verifier: Verifier
+  /** The verifier the plugin uses (shares its options): a `Verifier` in passthrough mode, an `AlbVerifyVerifier` in verify mode. */
+  readonly verifier: Verifier | AlbVerifyVerifier
   /** Swaps the trust material without a restart; see Verifier.reload. */
   reload (material: TrustMaterial): void
 }
@@ -97,19 +116,54 @@ function routeRequired (request: FastifyRequest, fallback: boolean): boolean {
 }
 
 const plugin: FastifyPluginCallback<MtlsPluginOptions> = (fastify, options, done) => {
-  let verifier: Verifier, header: string, trusted: (address: string | undefined) => boolean
-  let rules: CompiledRules | null
   try {
-    verifier = createVerifier(options)
-    header = headerName(options.header)
-    trusted = compileTrustedProxies(options.trustedProxies)
-    if (options.required !== undefined && typeof options.required !== 'boolean') throw new InvalidOptionError('required must be a boolean')
-    rules = options.authorize === undefined ? null : compileRules(options.authorize, 'authorize')
+    register(fastify, options)
   } catch (err) {
     done(err as Error)
     return
   }
+  done()
+}
+
+function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
+  const mode = options.mode ?? 'passthrough'
+  if (mode !== 'passthrough' && mode !== 'verify') throw new InvalidOptionError("mode must be 'passthrough' or 'verify'")
+  const names = resolveVerifyHeaderNames(options.verifyHeaders)
+  const trusted = compileTrustedProxies(options.trustedProxies)
+  if (options.required !== undefined && typeof options.required !== 'boolean') throw new InvalidOptionError('required must be a boolean')
   const required = options.required !== false
+  const rules: CompiledRules | null = options.authorize === undefined ? null : compileRules(options.authorize, 'authorize')
+
+  let verifier: Verifier | AlbVerifyVerifier
+  let check: (request: FastifyRequest) => VerifyResult
+  if (options.mode === 'verify') {
+    const verifyVerifier = createAlbVerifyVerifier(options)
+    verifier = verifyVerifier
+    check = (request) => {
+      let values: AlbVerifyValues = readAlbVerifyRawHeaders(request.raw.rawHeaders, names)
+      if (!trusted(request.socket.remoteAddress) && Object.values(values).some((v) => v !== undefined)) {
+        request.log.warn({ mtls: { remoteAddress: request.socket.remoteAddress } }, 'mtls: certificate headers from an untrusted peer ignored')
+        values = {}
+      }
+      return verifyVerifier.verifySync(values)
+    }
+  } else {
+    const passthrough = createVerifier(options as PassthroughPluginOptions)
+    const header = headerName((options as PassthroughPluginOptions).header)
+    verifier = passthrough
+    check = (request) => {
+      let value = request.headers[header]
+      const isTrusted = trusted(request.socket.remoteAddress)
+      if (value !== undefined && !isTrusted) {
+        request.log.warn({ mtls: { remoteAddress: request.socket.remoteAddress } }, 'mtls: certificate header from an untrusted peer ignored')
+        value = undefined
+      }
+      const result = passthrough.verifySync(value)
+      if (!result.ok || !isTrusted) return result
+      const tls = tlsInfo(request.headers[names.tlsVersion], request.headers[names.cipherSuite])
+      return tls === undefined ? result : { ok: true, certificate: withTls(result.certificate, tls) }
+    }
+  }
 
   fastify.decorateRequest('clientCert', null)
   fastify.decorate('mtls', Object.freeze({ verifier, reload: (material: TrustMaterial) => verifier.reload(material) }))
@@ -118,13 +172,8 @@ const plugin: FastifyPluginCallback<MtlsPluginOptions> = (fastify, options, done
     checkRouteConfig(config?.mtls, route.url)
   })
 
-  const hook: onRequestHookHandler = function mtlsPassthrough (request, reply, next) {
-    let value = request.headers[header]
-    if (value !== undefined && !trusted(request.socket.remoteAddress)) {
-      request.log.warn({ mtls: { remoteAddress: request.socket.remoteAddress } }, 'mtls: certificate header from an untrusted peer ignored')
-      value = undefined
-    }
-    const result = verifier.verifySync(value)
+  const hook: onRequestHookHandler = function mtlsClientCert (request, reply, next) {
+    const result = check(request)
     if (result.ok) {
       request.clientCert = result.certificate
       if (rules === null || request.routeOptions.config.mtls?.authorize === false) next()
@@ -135,12 +184,16 @@ const plugin: FastifyPluginCallback<MtlsPluginOptions> = (fastify, options, done
       next()
       return
     }
-    request.log.warn({ mtls: { code: result.code, reason: result.reason, detail: result.message } }, 'mtls: client certificate refused')
+    if (result.reason === 'header-mismatch') {
+      request.log.error({ mtls: { code: result.code, reason: result.reason, detail: result.message, remoteAddress: request.socket.remoteAddress } },
+        'mtls: verify-mode headers disagree with the leaf certificate: possible header tampering')
+    } else {
+      request.log.warn({ mtls: { code: result.code, reason: result.reason, detail: result.message } }, 'mtls: client certificate refused')
+    }
     next(errorFor(result))
   }
   fastify.addHook('onRequest', hook)
-  done()
 }
 
-/** Fastify plugin: verifies the ALB passthrough header and sets `request.clientCert`. */
+/** Fastify plugin: verifies the ALB mTLS headers (passthrough or verify mode) and sets `request.clientCert`. */
 export const mtlsPassthrough = fp(plugin, { fastify: '5.x', name: 'fastify-alb-mtls' })

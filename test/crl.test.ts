@@ -59,7 +59,15 @@ test('an intermediate\'s CRL with a bad signature, or out of its validity window
   assert.equal(reasonOf(createVerifier({ roots: p.root.pem, crls: forged.pem }).verifySync(header(p.leaf, p.intermediate))), 'FST_MTLS_CERT_INVALID:crl-unusable')
   const past = new Date(Date.now() - 30 * 86400_000)
   const stale = await createCrl({ issuer: signer(p.intermediate), thisUpdate: past, nextUpdate: new Date(past.getTime() + 86400_000) })
-  assert.equal(reasonOf(createVerifier({ roots: p.root.pem, crls: stale.pem }).verifySync(header(p.leaf, p.intermediate))), 'FST_MTLS_CERT_INVALID:crl-unusable')
+  // Stale when loaded: a clear error at load time (issue 5: fail closed, see crlPolicy).
+  assert.throws(() => createVerifier({ roots: p.root.pem, crls: stale.pem }), { code: 'FST_MTLS_INVALID_OPTION' })
+  // Fresh when loaded, stale later: refused at request time.
+  let clock = Date.now()
+  const fresh = await createCrl({ issuer: signer(p.intermediate), nextUpdate: new Date(clock + 3600_000) })
+  const aging = createVerifier({ roots: p.root.pem, crls: fresh.pem, now: () => new Date(clock) })
+  assert.equal(reasonOf(aging.verifySync(header(p.leaf, p.intermediate))), 'ok')
+  clock += 2 * 3600_000
+  assert.equal(reasonOf(aging.verifySync(header(p.leaf, p.intermediate))), 'FST_MTLS_CERT_INVALID:crl-unusable')
   const parsed = parseCrl(stale.der)
   assert.equal(crlUsableAt(parsed, Date.now())?.reason, 'stale')
   assert.equal(crlUsableAt(parsed, past.getTime() - 1000)?.reason, 'not-yet-valid')

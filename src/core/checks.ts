@@ -100,6 +100,11 @@ export function checkCommon (cert: ParsedCertificate, now: number, policy: Certi
   if (spki.algorithmId === EC_PUBLIC_KEY && !(spki.algorithmParams instanceof asn1js.ObjectIdentifier)) {
     return problem('weak-key', `${label(cert)}: EC key with explicit curve parameters`)
   }
+  return checkValidity(cert, now, policy)
+}
+
+/** The validity period at `now`, with clock tolerance; notAfter is skipped under ignoreExpiry. */
+export function checkValidity (cert: ParsedCertificate, now: number, policy: CertificatePolicy): Problem | null {
   // Validity is encoded in whole seconds: compare at that granularity (notAfter is inclusive).
   const second = Math.floor(now / 1000) * 1000
   if (cert.notBefore.getTime() - policy.clockToleranceMs > second) {

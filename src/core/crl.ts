@@ -256,7 +256,13 @@ export interface Revocation {
  * (InvalidOptionError when such a CRL does not verify). CRLs of intermediates are verified against
  * the intermediate on first use, once per (CRL, issuer certificate) pair.
  */
-export function createRevocation (crls: readonly ParsedCrl[], roots: readonly ParsedCertificate[], policy: AlgorithmPolicy): Revocation {
+export function createRevocation (
+  crls: readonly ParsedCrl[],
+  roots: readonly ParsedCertificate[],
+  policy: AlgorithmPolicy,
+  options: { onExpired?: 'reject' | 'ignore' } = {}
+): Revocation {
+  const ignoreExpired = options.onExpired === 'ignore'
   const byIssuer = new Map<string, ParsedCrl[]>()
   for (const crl of crls) {
     const list = byIssuer.get(crl.issuerKey) ?? []
@@ -278,7 +284,7 @@ export function createRevocation (crls: readonly ParsedCrl[], roots: readonly Pa
     const candidates = roots.filter((root) => crlFor(crl, root))
     if (candidates.length === 0) continue
     const problems = candidates.map((root) => issuerProblem(crl, root))
-    if (!problems.includes(null)) throw new InvalidOptionError(`crls: CRL ${crl.crlNumber} of a configured root does not verify: ${problems[0]!}`)
+    if (!problems.includes(null)) throw new InvalidOptionError(`crls: CRL ${crl.crlNumber} of a configured CA does not verify: ${problems[0]!}`)
   }
   return {
     check (path, now) {
@@ -287,7 +293,10 @@ export function createRevocation (crls: readonly ParsedCrl[], roots: readonly Pa
         const issuer = path[i + 1]!
         for (const crl of byIssuer.get(issuer.subjectKey) ?? []) {
           if (!crlFor(crl, issuer)) continue
-          const bad = issuerProblem(crl, issuer) ?? crlUsableAt(crl, now)?.message ?? null
+          const time = crlUsableAt(crl, now)
+          // crlPolicy.onExpired 'ignore': a CRL past nextUpdate still applies (its revocations stand).
+          const timeProblem = time === null || (time.reason === 'stale' && ignoreExpired) ? null : time.message
+          const bad = issuerProblem(crl, issuer) ?? timeProblem
           if (bad !== null) return { reason: 'crl-unusable', message: `revocation of certificate ${cert.serialNumber} cannot be checked: ${bad}` }
           if (crl.revoked.has(cert.serialNumber)) {
             return { reason: 'revoked', message: `certificate ${cert.serialNumber} is revoked by CRL ${crl.crlNumber}` }

@@ -37,6 +37,14 @@ export interface ChainCertificate {
   readonly pem: string
 }
 
+/** TLS parameters of the client connection, as ALB reports them (`X-Amzn-Tls-*`), when present. */
+export interface TlsInfo {
+  /** e.g. `TLSv1.3` (`X-Amzn-Tls-Version`). */
+  readonly version?: string
+  /** OpenSSL cipher name, e.g. `TLS_AES_128_GCM_SHA256` (`X-Amzn-Tls-Cipher-Suite`). */
+  readonly cipherSuite?: string
+}
+
 /** Where an identity came from. */
 export type CertificateSource = 'alb-passthrough' | 'alb-verify'
 
@@ -58,6 +66,8 @@ export interface ClientCertificate extends ChainCertificate {
   readonly source: CertificateSource
   /** Who validated the chain: this library, or the load balancer (ALB verify mode). */
   readonly verifiedBy: 'fastify-alb-mtls' | 'load-balancer'
+  /** TLS version and cipher suite when the load balancer sent them (both modes). */
+  readonly tls?: TlsInfo
 }
 
 /** Error codes a verification can end with; stable, documented in README. */
@@ -73,6 +83,10 @@ export type MalformedReason =
   | 'bad-base64'
   | 'bad-der'
   | 'too-many-certificates'
+  /** ALB verify mode: some of the five headers are missing. */
+  | 'incomplete-headers'
+  /** ALB verify mode: a serial, issuer, subject or validity header disagrees with the leaf (tampering). */
+  | 'header-mismatch'
 
 /** Why a well-formed chain was refused (code `FST_MTLS_CERT_INVALID`, HTTP 401). */
 export type InvalidReason =
@@ -121,6 +135,11 @@ export type CertificateInput = string | Uint8Array
 export interface VerifierOptions {
   /** Trust anchors. Required: at least one CA certificate. */
   roots: CertificateInput | readonly CertificateInput[]
+  /**
+   * Extra CA certificates that are NOT trust anchors: offered to path building (after the ones the
+   * client sent) so clients may send their leaf alone. Each must still chain to a root.
+   */
+  intermediates?: CertificateInput | readonly CertificateInput[]
   /** Seconds of clock skew tolerated on notBefore/notAfter. Default 0. */
   clockTolerance?: number
   /**
@@ -153,4 +172,10 @@ export interface VerifierOptions {
    * are not revocation-checked.
    */
   crls?: CrlInput | readonly CrlInput[]
+  /**
+   * What a CRL past its nextUpdate means. `onExpired: 'reject'` (default, fail closed): loading it
+   * throws, and once it goes stale while running, certificates it covers are refused with reason
+   * `crl-unusable`. `'ignore'`: it loads and keeps applying (its revocations still stand).
+   */
+  crlPolicy?: { onExpired?: 'reject' | 'ignore' }
 }

@@ -3,7 +3,8 @@
  * failure. No Fastify here: usable from Express, Hono or a plain `http` server.
  */
 import { EKU_OIDS } from './checks.js'
-import { createRevocation, loadCrls, type Revocation } from './crl.js'
+import { createRevocation, crlUsableAt, loadCrls, type ParsedCrl, type Revocation } from './crl.js'
+import { formatName } from './names.js'
 import { decodeHeader } from './decode.js'
 import { buildIdentity } from './identity.js'
 import { CertificateParseError, parseCertificate, type ParsedCertificate } from './parse.js'
@@ -26,26 +27,30 @@ export interface Verifier {
 }
 
 /** What `reload` can replace. Omitted fields keep their current value. */
-export type TrustMaterial = Partial<Pick<VerifierOptions, 'roots' | 'crls'>>
+export type TrustMaterial = Partial<Pick<VerifierOptions, 'roots' | 'intermediates' | 'crls'>>
 
-interface Settings {
+export interface Settings {
   policy: PathPolicy
   maxHeaderBytes: number
   maxCertificates: number
   now: () => Date
   anchors: TrustAnchors
+  /** Configured (untrusted) intermediates, offered to path building after the header's own. */
+  intermediates: readonly ParsedCertificate[]
   revocation: Revocation
+  /** True when CRLs are configured. */
+  hasCrls: boolean
 }
 
 /**
  * No client certificate comes near this (ALB caps the whole header at 16 KB); parsing a crafted
  * giant one (thousands of names, x509-limbo `nc-dos`) costs the ASN.1 parser hundreds of ms.
  */
-const MAX_CERTIFICATE_BYTES = 32 * 1024
+export const MAX_CERTIFICATE_BYTES = 32 * 1024
 
-const MISSING: VerifyFailure = Object.freeze({ ok: false, code: 'FST_MTLS_CERT_MISSING', reason: 'missing', message: 'no client certificate' })
+export const MISSING: VerifyFailure = Object.freeze({ ok: false, code: 'FST_MTLS_CERT_MISSING', reason: 'missing', message: 'no client certificate' })
 
-function failure (code: VerifyErrorCode, reason: FailureReason, message: string): VerifyFailure {
+export function failure (code: VerifyErrorCode, reason: FailureReason, message: string): VerifyFailure {
   return { ok: false, code, reason, message }
 }
 
@@ -68,14 +73,38 @@ function ekuOption (value: VerifierOptions['extendedKeyUsage']): readonly string
   })
 }
 
-/** Validates options up front: a mistake throws here, never at request time. */
-export function resolveSettings (options: VerifierOptions): Settings {
+function crlPolicyOption (value: VerifierOptions['crlPolicy']): 'reject' | 'ignore' {
+  if (value === undefined) return 'reject'
+  if (value === null || typeof value !== 'object' || (value.onExpired !== undefined && value.onExpired !== 'reject' && value.onExpired !== 'ignore')) {
+    throw new InvalidOptionError("crlPolicy must be { onExpired: 'reject' | 'ignore' }")
+  }
+  return value.onExpired ?? 'reject'
+}
+
+/** A CRL that cannot be used now is a configuration error, said at load time rather than per request. */
+function rejectUnusableCrls (crls: readonly ParsedCrl[], now: number, onExpired: 'reject' | 'ignore'): void {
+  for (const crl of crls) {
+    const problem = crlUsableAt(crl, now)
+    if (problem === null || (problem.reason === 'stale' && onExpired === 'ignore')) continue
+    const issuer = formatName(crl.issuer)
+    throw new InvalidOptionError(`crls: CRL ${crl.crlNumber} of ${issuer} cannot be used now: ${problem.message}` +
+      (problem.reason === 'stale' ? " (publish a fresh CRL, or set crlPolicy: { onExpired: 'ignore' })" : ''))
+  }
+}
+
+/**
+ * Validates options up front: a mistake throws here, never at request time. `rootsOptional` is for
+ * ALB verify mode, where the load balancer already validated the chain.
+ */
+export function resolveSettings (options: VerifierOptions, rootsOptional = false): Settings {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object')
-  if (options.roots === undefined || (Array.isArray(options.roots) && options.roots.length === 0)) {
+  const noRoots = options.roots === undefined || (Array.isArray(options.roots) && options.roots.length === 0)
+  if (noRoots && !rootsOptional) {
     throw new InvalidOptionError('roots is required: the CA certificates client certificates must chain to')
   }
-  const roots = loadCertificates(options.roots, 'roots')
-  if (roots.length === 0) throw new InvalidOptionError('roots holds no certificate')
+  const roots = noRoots ? [] : loadCertificates(options.roots, 'roots')
+  if (roots.length === 0 && !noRoots) throw new InvalidOptionError('roots holds no certificate')
+  const intermediates = options.intermediates === undefined ? [] : loadCertificates(options.intermediates, 'intermediates')
   if (options.now !== undefined && typeof options.now !== 'function') throw new InvalidOptionError('now must be a function returning a Date')
   if (options.clockTolerance !== undefined && (typeof options.clockTolerance !== 'number' || !(options.clockTolerance >= 0) || options.clockTolerance > 86400)) {
     throw new InvalidOptionError('clockTolerance must be a number of seconds from 0 to 86400')
@@ -89,14 +118,21 @@ export function resolveSettings (options: VerifierOptions): Settings {
     minRsaKeyBits: integerOption(options.minRsaKeyBits, 'minRsaKeyBits', 2048, 1024, 16384),
     allowSha1: options.allowSha1 === true
   }
+  const onExpired = crlPolicyOption(options.crlPolicy)
+  const now = options.now ?? (() => new Date())
+  const crls = loadCrls(options.crls)
+  rejectUnusableCrls(crls, now().getTime(), onExpired)
   return {
     policy,
-    revocation: createRevocation(loadCrls(options.crls), roots, policy),
+    // CRLs of configured intermediates are verified at load too (a CRL is checked against its issuer's key).
+    revocation: createRevocation(crls, [...roots, ...intermediates], policy, { onExpired }),
+    hasCrls: crls.length > 0,
     maxHeaderBytes: integerOption(options.maxHeaderBytes, 'maxHeaderBytes', 16384, 256, 1 << 20),
     // leaf + intermediates + the root, which clients may include.
     maxCertificates: maxChainDepth + 2,
-    now: options.now ?? (() => new Date()),
-    anchors: indexAnchors(roots)
+    now,
+    anchors: indexAnchors(roots),
+    intermediates
   }
 }
 
@@ -129,7 +165,10 @@ export function verifyWith (settings: Settings, header: string | readonly string
   }
   const now = settings.now().getTime()
   const [leaf, ...intermediates] = parsed as [ParsedCertificate, ...ParsedCertificate[]]
-  const result = buildPath(leaf, intermediates, settings.anchors, settings.policy, now, [settings.revocation.check])
+  const candidates = settings.intermediates.length === 0
+    ? intermediates
+    : [...intermediates, ...settings.intermediates.filter((c) => !intermediates.some((h) => h.fingerprint256 === c.fingerprint256))]
+  const result = buildPath(leaf, candidates, settings.anchors, settings.policy, now, [settings.revocation.check])
   if (!result.ok) return failure('FST_MTLS_CERT_INVALID', result.problem.reason, result.problem.message)
   return { ok: true, certificate: buildIdentity(result.path, 'alb-passthrough', 'fastify-alb-mtls') }
 }

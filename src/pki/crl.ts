@@ -45,13 +45,17 @@ export async function createCrl (spec: CrlSpec): Promise<IssuedCrl> {
   const thisUpdate = spec.thisUpdate ?? new Date(Date.now() - 3600_000)
   const nextUpdate = spec.nextUpdate === undefined ? new Date(thisUpdate.getTime() + 7 * 86400_000) : spec.nextUpdate
 
-  const revoked = (spec.revoked ?? []).map((entry) => new pkijs.RevokedCertificate({
-    userCertificate: toInteger(parseSerial(entry.serialNumber)),
-    revocationDate: toTime(entry.revocationDate ?? thisUpdate),
+  // The TBS is assembled from small DER pieces rather than one pkijs object graph: asn1js takes
+  // seconds (and pkijs' toSchema() fails) on CRLs with 100k entries; this stays linear.
+  const ber = (block: { toBER (): ArrayBuffer }): Uint8Array => new Uint8Array(block.toBER())
+  const thisUpdateDer = ber(toTime(thisUpdate).toSchema())
+  const revoked = (spec.revoked ?? []).map((entry) => derSequence([
+    ber(toInteger(parseSerial(entry.serialNumber))),
+    entry.revocationDate === undefined ? thisUpdateDer : ber(toTime(entry.revocationDate).toSchema()),
     ...(entry.reason !== undefined
-      ? { crlEntryExtensions: new pkijs.Extensions({ extensions: [extension(OID.reasonCode, new asn1js.Enumerated({ value: entry.reason }))] }) }
-      : {})
-  }))
+      ? [ber(new pkijs.Extensions({ extensions: [extension(OID.reasonCode, new asn1js.Enumerated({ value: entry.reason }))] }).toSchema())]
+      : [])
+  ]))
 
   const extensions: pkijs.Extension[] = []
   const aki = spec.authorityKeyIdentifier ?? true
@@ -64,29 +68,40 @@ export async function createCrl (spec: CrlSpec): Promise<IssuedCrl> {
   if (crlNumber !== null) extensions.push(extension(OID.crlNumber, toInteger(BigInt(crlNumber))))
   for (const raw of spec.extensions ?? []) extensions.push(extension(raw.oid, raw.value, raw.critical ?? false))
 
-  const hasEntryExtensions = revoked.some((entry) => entry.crlEntryExtensions !== undefined)
-  const crl = new pkijs.CertificateRevocationList({
-    // v2 whenever any extension is present (RFC 5280 5.1.2.1); otherwise v1 (version field absent).
-    version: extensions.length > 0 || hasEntryExtensions ? 1 : 0,
-    signature: signer.algorithm,
-    issuer: subjectOf(spec.issuer.certificate),
-    thisUpdate: toTime(thisUpdate),
-    ...(nextUpdate !== null ? { nextUpdate: toTime(nextUpdate) } : {}),
+  const hasEntryExtensions = (spec.revoked ?? []).some((entry) => entry.reason !== undefined)
+  // v2 whenever any extension is present (RFC 5280 5.1.2.1); otherwise v1 (version field absent).
+  const v2 = extensions.length > 0 || hasEntryExtensions
+  const algorithmDer = ber(signer.algorithm.toSchema())
+  const tbs = derSequence([
+    ...(v2 ? [ber(new asn1js.Integer({ value: 1 }))] : []),
+    algorithmDer,
+    ber(subjectOf(spec.issuer.certificate).toSchema()),
+    thisUpdateDer,
+    ...(nextUpdate !== null ? [ber(toTime(nextUpdate).toSchema())] : []),
     // An empty revokedCertificates list must be omitted, not encoded empty.
-    ...(revoked.length > 0 ? { revokedCertificates: revoked } : {}),
-    ...(extensions.length > 0 ? { crlExtensions: new pkijs.Extensions({ extensions }) } : {})
-  })
-
-  // encodeTBS() is protected in pkijs' CRL typings; toSchema(true) re-encodes the TBS from the fields.
-  const tbsBlock = crl.toSchema(true).valueBlock.value[0]
-  if (tbsBlock === undefined) throw new Error('pkijs produced an empty CertificateList')
-  const tbs = new Uint8Array(tbsBlock.toBER())
+    ...(revoked.length > 0 ? [derSequence(revoked)] : []),
+    ...(extensions.length > 0 ? [derTlv(0xa0, [ber(new pkijs.Extensions({ extensions }).toSchema())])] : [])
+  ])
   let signature = signer.sign(tbs)
   if (spec.corruptSignature === true) signature = flipLastBit(signature)
-  crl.tbsView = tbs
-  crl.signatureAlgorithm = signer.algorithm
-  crl.signatureValue = new asn1js.BitString({ valueHex: toArrayBuffer(signature) })
 
-  const der = new Uint8Array(crl.toSchema().toBER())
+  // CertificateList ::= SEQUENCE { tbsCertList, signatureAlgorithm, signatureValue }
+  const der = derSequence([tbs, algorithmDer, ber(new asn1js.BitString({ valueHex: toArrayBuffer(signature) }))])
   return { der, pem: toPem(der, 'X509 CRL') }
+}
+
+function derTlv (tag: number, parts: Uint8Array[]): Uint8Array {
+  const length = parts.reduce((n, part) => n + part.length, 0)
+  const header: number[] = [tag]
+  if (length < 0x80) header.push(length)
+  else {
+    const bytes: number[] = []
+    for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n % 256)
+    header.push(0x80 | bytes.length, ...bytes)
+  }
+  return new Uint8Array(Buffer.concat([Uint8Array.from(header), ...parts]))
+}
+
+function derSequence (parts: Uint8Array[]): Uint8Array {
+  return derTlv(0x30, parts)
 }

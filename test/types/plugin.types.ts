@@ -7,6 +7,7 @@ import mtlsPassthrough, {
   createVerifier,
   type ClientCertificate,
   type MtlsPluginOptions,
+  type TlsInfo,
   type TrustMaterial,
   type VerifyResult
 } from '../../src/index.js'
@@ -29,6 +30,11 @@ await app.register(mtlsPassthrough, {
 })
 // @ts-expect-error roots is required
 await app.register(mtlsPassthrough, {})
+// Verify mode: roots optional, header names configurable.
+await app.register(mtlsPassthrough, { mode: 'verify', verifyHeaders: { leaf: 'x-leaf' }, ignoreExpiry: true })
+await app.register(mtlsPassthrough, { mode: 'verify', verifyChain: true, roots: 'pem', intermediates: ['pem'] })
+// @ts-expect-error verifyChain is a boolean
+await app.register(mtlsPassthrough, { mode: 'verify', verifyChain: 'yes' })
 // @ts-expect-error required is a boolean
 await app.register(mtlsPassthrough, { roots: 'x', required: 'yes' })
 // @ts-expect-error unknown trustedProxies shape
@@ -44,6 +50,8 @@ app.get('/', { config: { mtls: { required: false } } }, async (request) => {
   expectType<Equal<typeof cert.spiffeId, string | null>>(true)
   expectType<Equal<typeof cert.san.dns, readonly string[]>>(true)
   expectType<Equal<typeof cert.subjectAttributes.CN, readonly string[] | undefined>>(true)
+  expectType<Equal<typeof cert.tls, TlsInfo | undefined>>(true)
+  expectType<Equal<typeof cert.source, 'alb-passthrough' | 'alb-verify'>>(true)
   // @ts-expect-error the identity is read-only
   cert.subject = 'CN=forged'
   return cert.fingerprint256

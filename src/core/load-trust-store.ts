@@ -1,0 +1,114 @@
+/**
+ * load-trust-store: reads the files an ALB trust store is made of (PEM CA bundles, `#` comment lines
+ * allowed, and CRL files, PEM or DER) from files or directories, so the app loads exactly what the
+ * load balancer uses and can `reload` when a deploy pipeline or an S3 sync refreshes them.
+ * It sorts and classifies; checking the material (signatures, CRL freshness) is done by
+ * `createVerifier`/`reload`, which refuse bad material as a whole.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises'
+import { extname, join } from 'node:path'
+import { parseCertificate } from './parse.js'
+import { InvalidOptionError } from '../errors.js'
+
+/** Trust material as read from files: pass it to `reload` or spread it into the options. */
+export interface LoadedTrustStore {
+  /** Self-signed CA certificates (every CA certificate with `trustIntermediates`), DER. */
+  roots: Uint8Array[]
+  /** The other CA certificates: path-building helpers, not trust anchors. DER. */
+  intermediates: Uint8Array[]
+  /** CRLs, DER. */
+  crls: Uint8Array[]
+  /** The files read, in order. */
+  files: string[]
+}
+
+export interface LoadTrustStoreOptions {
+  /**
+   * Treat every certificate of the bundles as a trust anchor, intermediates included (a path may
+   * end at them). Default false: only self-signed certificates are roots.
+   */
+  trustIntermediates?: boolean
+}
+
+/** Files considered inside a directory; other names (README, keys, ...) are skipped. */
+const EXTENSIONS = new Set(['.pem', '.crt', '.cer', '.der', '.crl'])
+
+const BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----\r?\n([A-Za-z0-9+/=\s]*?)-----END \1-----/g
+
+function pemBlocks (text: string, file: string): Array<{ label: string, der: Uint8Array }> {
+  const out: Array<{ label: string, der: Uint8Array }> = []
+  let rest = ''
+  let last = 0
+  for (const m of text.matchAll(BLOCK)) {
+    rest += text.slice(last, m.index)
+    last = m.index + m[0].length
+    const body = m[2]!.replace(/\s+/g, '')
+    if (body.length === 0 || body.length % 4 !== 0 || !/^[A-Za-z0-9+/]+={0,2}$/.test(body)) throw new InvalidOptionError(`${file}: a ${m[1]!} PEM block is not valid base64`)
+    out.push({ label: m[1]!, der: new Uint8Array(Buffer.from(body, 'base64')) })
+  }
+  rest += text.slice(last)
+  const stray = rest.split(/\r?\n/).find((line) => line.trim() !== '' && !line.trimStart().startsWith('#'))
+  if (stray !== undefined) throw new InvalidOptionError(`${file}: text outside PEM blocks: ${JSON.stringify(stray.slice(0, 40))}`)
+  return out
+}
+
+async function filesOf (path: string): Promise<string[]> {
+  let info
+  try {
+    info = await stat(path)
+  } catch (err) {
+    throw new InvalidOptionError(`loadTrustStore: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
+  }
+  if (info.isFile()) return [path]
+  if (!info.isDirectory()) throw new InvalidOptionError(`loadTrustStore: ${path} is neither a file nor a directory`)
+  const names = (await readdir(path)).filter((name) => !name.startsWith('.') && EXTENSIONS.has(extname(name).toLowerCase())).sort()
+  const out: string[] = []
+  for (const name of names) {
+    // stat follows symlinks (Kubernetes ConfigMap/Secret volumes are symlinks into a ..data directory).
+    if ((await stat(join(path, name))).isFile()) out.push(join(path, name))
+  }
+  return out
+}
+
+/**
+ * Reads CA bundles and CRLs from files and/or directories (a directory: its `.pem`, `.crt`, `.cer`,
+ * `.der` and `.crl` files, sorted by name, not recursive). A PEM file may hold `CERTIFICATE` and
+ * `X509 CRL` blocks and `#` comment lines; a DER file is a CRL when named `.crl`, else a certificate.
+ */
+export async function loadTrustStore (paths: string | readonly string[], options: LoadTrustStoreOptions = {}): Promise<LoadedTrustStore> {
+  const list = typeof paths === 'string' ? [paths] : [...paths]
+  if (list.length === 0 || list.some((p) => typeof p !== 'string' || p === '')) throw new InvalidOptionError('loadTrustStore expects one or more file or directory paths')
+  const out: LoadedTrustStore = { roots: [], intermediates: [], crls: [], files: [] }
+  const seen = new Set<string>()
+  const certificates: Array<{ der: Uint8Array, file: string }> = []
+  for (const path of list) {
+    for (const file of await filesOf(path)) {
+      const bytes = new Uint8Array(await readFile(file))
+      out.files.push(file)
+      if (bytes[0] === 0x30) {
+        if (extname(file).toLowerCase() === '.crl') out.crls.push(bytes)
+        else certificates.push({ der: bytes, file })
+        continue
+      }
+      for (const block of pemBlocks(Buffer.from(bytes).toString('latin1'), file)) {
+        if (block.label === 'CERTIFICATE') certificates.push({ der: block.der, file })
+        else if (block.label === 'X509 CRL') out.crls.push(block.der)
+        else throw new InvalidOptionError(`${file}: unexpected ${block.label} block (a trust store holds only certificates and CRLs)`)
+      }
+    }
+  }
+  for (const { der, file } of certificates) {
+    let cert
+    try {
+      cert = parseCertificate(der)
+    } catch (err) {
+      throw new InvalidOptionError(`${file}: not a readable certificate (${(err as Error).message})`)
+    }
+    if (seen.has(cert.fingerprint256)) continue
+    seen.add(cert.fingerprint256)
+    if (options.trustIntermediates === true || cert.selfIssued) out.roots.push(der)
+    else out.intermediates.push(der)
+  }
+  if (out.roots.length === 0) throw new InvalidOptionError(`loadTrustStore: no root (self-signed) certificate in ${list.join(', ')}`)
+  return out
+}

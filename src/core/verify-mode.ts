@@ -1,0 +1,221 @@
+/**
+ * verify-mode: ALB verify mode. The load balancer validated the chain and sends five headers: serial
+ * number (hex), issuer and subject (RFC 2253), validity (`NotBefore=...;NotAfter=...`) and the leaf
+ * (URL-encoded PEM). The leaf is the source of truth: the identity is built from it, and the four
+ * text headers must agree with it (a disagreement means someone rewrote headers on the way: 400).
+ * Validity at `now` and the leaf rules (EKU, keyUsage, not a CA) are enforced again; `verifyChain`
+ * also rebuilds and checks the path to configured roots as defence in depth.
+ */
+import { checkLeaf, checkValidity, type Problem } from './checks.js'
+import { decodeHeader } from './decode.js'
+import { buildIdentity } from './identity.js'
+import { CertificateParseError, parseCertificate, type ParsedCertificate } from './parse.js'
+import { buildPath } from './path.js'
+import { parseDistinguishedName, sameDistinguishedName } from './rfc2253.js'
+import type { ClientCertificate, TlsInfo, VerifierOptions, VerifyResult } from './types.js'
+import { failure, MAX_CERTIFICATE_BYTES, MISSING, resolveSettings, type Settings, type TrustMaterial } from './verifier.js'
+import { InvalidOptionError } from '../errors.js'
+
+/** One header as a header map holds it: absent, once, or repeated. */
+export type HeaderValue = string | readonly string[] | undefined
+
+/** The verify-mode headers of one request (see `readAlbVerifyHeaders`). */
+export interface AlbVerifyValues {
+  serialNumber?: HeaderValue
+  issuer?: HeaderValue
+  subject?: HeaderValue
+  validity?: HeaderValue
+  leaf?: HeaderValue
+  tlsVersion?: HeaderValue
+  cipherSuite?: HeaderValue
+}
+
+export interface AlbVerifyOptions extends Omit<VerifierOptions, 'roots'> {
+  /** Needed only with `verifyChain` or `crls`. */
+  roots?: VerifierOptions['roots']
+  /**
+   * Defence in depth: build and check the path leaf -> `intermediates` -> `roots` here as well, with
+   * every passthrough-mode rule (signatures, CA constraints, key sizes, ...). Default false. Implied
+   * by `crls`: revocation of the leaf and its intermediates is checked on that path.
+   */
+  verifyChain?: boolean
+}
+
+export interface AlbVerifyVerifier {
+  /** Verifies the verify-mode headers of one request. */
+  verify (values: AlbVerifyValues): Promise<VerifyResult>
+  verifySync (values: AlbVerifyValues): VerifyResult
+  /** Swaps the trust material atomically, as `Verifier.reload` does. */
+  reload (material: TrustMaterial): void
+}
+
+interface VerifyModeSettings extends Settings {
+  verifyChain: boolean
+}
+
+function resolveVerifyModeSettings (options: AlbVerifyOptions): VerifyModeSettings {
+  if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object')
+  if (options.verifyChain !== undefined && typeof options.verifyChain !== 'boolean') throw new InvalidOptionError('verifyChain must be a boolean')
+  const hasCrls = options.crls !== undefined && !(Array.isArray(options.crls) && options.crls.length === 0)
+  // Revocation needs the path (the leaf's issuer, the intermediates) and trusted CRL issuers: roots.
+  const verifyChain = options.verifyChain === true || hasCrls
+  if (hasCrls && options.verifyChain !== true && (options.roots === undefined || (Array.isArray(options.roots) && options.roots.length === 0))) {
+    throw new InvalidOptionError('crls in verify mode need roots (and intermediates) to find and check the CRL issuers: give the CA bundle of the ALB trust store')
+  }
+  const settings = resolveSettings(options as VerifierOptions, !verifyChain)
+  return { ...settings, verifyChain }
+}
+
+function malformed (reason: 'repeated-header' | 'header-too-large' | 'incomplete-headers' | 'bad-encoding' | 'header-mismatch', message: string): VerifyResult {
+  return failure('FST_MTLS_CERT_MALFORMED', reason, message)
+}
+
+type Single = { ok: true, value: string | undefined } | { ok: false, result: VerifyResult }
+
+/** One value per header; `commaFree` headers cannot legitimately hold the ", " Node joins repeats with. */
+function single (value: HeaderValue, name: string, max: number, commaFree: boolean): Single {
+  let text: string | undefined
+  if (value === undefined || typeof value === 'string') text = value
+  else if (value.length === 1) text = value[0]
+  else if (value.length === 0) text = undefined
+  else return { ok: false, result: malformed('repeated-header', `the ${name} header appears more than once`) }
+  if (text === undefined) return { ok: true, value: undefined }
+  if (text.length > max) return { ok: false, result: malformed('header-too-large', `${name} header of ${text.length} bytes exceeds maxHeaderBytes ${max}`) }
+  if (commaFree && text.includes(',')) return { ok: false, result: malformed('repeated-header', `the ${name} header appears more than once`) }
+  return { ok: true, value: text }
+}
+
+const ISO = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?Z$/
+
+function isoSeconds (text: string): number | null {
+  if (!ISO.test(text)) return null
+  const ms = Date.parse(text)
+  return Number.isNaN(ms) ? null : Math.floor(ms / 1000)
+}
+
+/** `NotBefore=2023-09-21T01:50:17Z;NotAfter=2024-09-20T01:50:17Z` -> seconds, or null. */
+export function parseValidity (text: string): { notBefore: number, notAfter: number } | null {
+  const m = /^NotBefore=([^;]+);NotAfter=([^;]+)$/.exec(text.trim())
+  if (m === null) return null
+  const notBefore = isoSeconds(m[1]!)
+  const notAfter = isoSeconds(m[2]!)
+  return notBefore === null || notAfter === null ? null : { notBefore, notAfter }
+}
+
+/** Hex serial as ALB prints it (`03A5B1`), compared case-insensitively without leading zeros. */
+export function normalizeSerial (text: string): string | null {
+  if (!/^[0-9a-fA-F]{1,128}$/.test(text)) return null
+  return text.toLowerCase().replace(/^0+/, '') || '0'
+}
+
+const TLS_TOKEN = /^[A-Za-z0-9._-]{1,100}$/
+
+/** TLS version and cipher suite when present and well-formed; anything else is left out. */
+export function tlsInfo (version: HeaderValue, cipherSuite: HeaderValue): TlsInfo | undefined {
+  const v = typeof version === 'string' && TLS_TOKEN.test(version) ? version : undefined
+  const c = typeof cipherSuite === 'string' && TLS_TOKEN.test(cipherSuite) ? cipherSuite : undefined
+  if (v === undefined && c === undefined) return undefined
+  return Object.freeze({ ...(v !== undefined ? { version: v } : {}), ...(c !== undefined ? { cipherSuite: c } : {}) })
+}
+
+/** The identity with `tls` added (identities are frozen: this makes a new one). */
+export function withTls (certificate: ClientCertificate, tls: TlsInfo | undefined): ClientCertificate {
+  return tls === undefined ? certificate : Object.freeze({ ...certificate, tls })
+}
+
+interface Claimed { serialNumber: string, issuer: string, subject: string, validity: string }
+
+/** The four text headers against the leaf: a syntax error or a disagreement, or null when they agree. */
+function crossCheck (leaf: ParsedCertificate, claimed: Claimed): VerifyResult | null {
+  const serial = normalizeSerial(claimed.serialNumber.trim())
+  if (serial === null) return malformed('bad-encoding', 'serial number header is not hexadecimal')
+  const issuer = parseDistinguishedName(claimed.issuer)
+  if (issuer === null) return malformed('bad-encoding', 'issuer header is not an RFC 2253 name')
+  const subject = parseDistinguishedName(claimed.subject)
+  if (subject === null) return malformed('bad-encoding', 'subject header is not an RFC 2253 name')
+  const validity = parseValidity(claimed.validity)
+  if (validity === null) return malformed('bad-encoding', 'validity header is not NotBefore=<ISO 8601>;NotAfter=<ISO 8601>')
+
+  const mismatch = (what: string): VerifyResult => malformed('header-mismatch', `${what} header disagrees with the leaf certificate (possible header tampering)`)
+  if (serial !== (leaf.serialNumber.replace(/^0+/, '') || '0')) return mismatch('serial number')
+  if (!sameDistinguishedName(issuer, leaf.issuer)) return mismatch('issuer')
+  if (!sameDistinguishedName(subject, leaf.subject)) return mismatch('subject')
+  if (validity.notBefore !== Math.floor(leaf.notBefore.getTime() / 1000) ||
+    validity.notAfter !== Math.floor(leaf.notAfter.getTime() / 1000)) return mismatch('validity')
+  return null
+}
+
+export function verifyModeWith (settings: VerifyModeSettings, values: AlbVerifyValues): VerifyResult {
+  const max = settings.maxHeaderBytes
+  const read: Record<string, string | undefined> = {}
+  for (const [key, name, commaFree] of [
+    ['leaf', 'leaf', true], ['serialNumber', 'serial number', true], ['validity', 'validity', true],
+    ['issuer', 'issuer', false], ['subject', 'subject', false]
+  ] as const) {
+    const one = single(values[key], name, max, commaFree)
+    if (!one.ok) return one.result
+    read[key] = one.value
+  }
+  const { leaf: leafText, serialNumber, issuer, subject, validity } = read
+  if (leafText === undefined || leafText === '') {
+    if (serialNumber === undefined && issuer === undefined && subject === undefined && validity === undefined) return MISSING
+    return malformed('incomplete-headers', 'verify-mode headers without the leaf certificate header')
+  }
+  if (serialNumber === undefined || issuer === undefined || subject === undefined || validity === undefined) {
+    return malformed('incomplete-headers', 'leaf certificate header without all of serial number, issuer, subject and validity')
+  }
+
+  const decoded = decodeHeader(leafText, 1)
+  if (!decoded.ok) return failure('FST_MTLS_CERT_MALFORMED', decoded.reason, decoded.message)
+  if (decoded.certificates[0]!.byteLength > MAX_CERTIFICATE_BYTES) {
+    return failure('FST_MTLS_CERT_MALFORMED', 'bad-der', `the leaf is larger than ${MAX_CERTIFICATE_BYTES} bytes`)
+  }
+  let leaf: ParsedCertificate
+  try {
+    leaf = parseCertificate(decoded.certificates[0]!)
+  } catch (err) {
+    const detail = err instanceof CertificateParseError ? err.message : 'unreadable'
+    return failure('FST_MTLS_CERT_MALFORMED', 'bad-der', `the leaf is not a valid X.509 certificate: ${detail}`)
+  }
+
+  const inconsistent = crossCheck(leaf, { serialNumber, issuer, subject, validity })
+  if (inconsistent !== null) return inconsistent
+
+  const now = settings.now().getTime()
+  let path: ParsedCertificate[] = [leaf]
+  if (settings.verifyChain) {
+    const result = buildPath(leaf, settings.intermediates, settings.anchors, settings.policy, now, [settings.revocation.check])
+    if (!result.ok) return failure('FST_MTLS_CERT_INVALID', result.problem.reason, result.problem.message)
+    path = result.path
+  } else {
+    const problem: Problem | null = checkValidity(leaf, now, settings.policy) ?? checkLeaf(leaf, settings.policy)
+    if (problem !== null) return failure('FST_MTLS_CERT_INVALID', problem.reason, problem.message)
+  }
+  const identity = buildIdentity(path, 'alb-verify', 'load-balancer')
+  return { ok: true, certificate: withTls(identity, tlsInfo(values.tlsVersion, values.cipherSuite)) }
+}
+
+/** Creates a framework-independent verifier for ALB verify-mode headers. */
+export function createAlbVerifyVerifier (options: AlbVerifyOptions): AlbVerifyVerifier {
+  let current = { ...options }
+  let settings = resolveVerifyModeSettings(current)
+  const verifySync = (values: AlbVerifyValues): VerifyResult => {
+    try {
+      if (values === null || typeof values !== 'object') return MISSING
+      return verifyModeWith(settings, values)
+    } catch (err) {
+      return failure('FST_MTLS_CERT_MALFORMED', 'bad-der', `unexpected error while reading the certificate: ${(err as Error).message}`)
+    }
+  }
+  return {
+    verifySync,
+    verify: async (values) => verifySync(values),
+    reload (material) {
+      if (material === null || typeof material !== 'object') throw new InvalidOptionError('reload expects an object such as { roots }')
+      const next = { ...current, ...material }
+      const nextSettings = resolveVerifyModeSettings(next)
+      current = next
+      settings = nextSettings
+    }
+  }
+}
