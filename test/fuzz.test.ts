@@ -173,12 +173,8 @@ test('every truncation of a valid header is refused', () => {
   const step = Math.max(1, Math.floor(good.length / 60))
   for (let at = 1; at < good.length - 1; at += step) {
     const value = good.slice(0, at)
-    const r = timings.time('truncation', () => verifier.verifySync(value))
-    if (r.ok) {
-      // Cutting after the leaf block leaves the leaf alone, which has no path: never accepted.
-      assert.fail(`accepted a truncation at ${at}`)
-    }
-    assertDefinedRefusal(r, value)
+    // Cutting after the leaf block leaves the leaf alone, which has no path: never accepted either.
+    assertDefinedRefusal(timings.time('truncation', () => verifier.verifySync(value)), value)
   }
 })
 
