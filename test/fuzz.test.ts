@@ -163,6 +163,8 @@ test('DER mutations of the leaf or the intermediate are never accepted', () => {
   const ders = { leaf: p.leaf.der, intermediate: p.intermediate.der }
   fc.assert(fc.property(fc.constantFrom('leaf' as const, 'intermediate' as const), fc.array(derMutation, { minLength: 1, maxLength: 3 }), (target, mutations) => {
     const mutated = mutateDer(ders[target], mutations)
+    // An insert undone by a delete leaves the original: not a mutation.
+    fc.pre(!Buffer.from(mutated).equals(ders[target]))
     const value = toAlbHeader(target === 'leaf' ? [toPem(mutated), p.intermediate.pem] : [p.leaf.pem, toPem(mutated)])
     assertDefinedRefusal(timings.time('DER mutation', () => verifier.verifySync(value)), value)
   }), fuzzParameters(300))
@@ -199,6 +201,56 @@ test('through the plugin: 200/400/401 with the documented code, never a 500', as
       }
     }
   ), fuzzParameters(100))
+})
+
+/** The verify-mode headers ALB would send for the test leaf. */
+function verifyModeHeaders (): Record<string, string> {
+  const s = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z')
+  return {
+    'x-amzn-mtls-clientcert-serial-number': p.leaf.serialNumber.toUpperCase(),
+    'x-amzn-mtls-clientcert-issuer': 'CN=Test Intermediate CA,O=fastify-alb-mtls',
+    'x-amzn-mtls-clientcert-subject': 'CN=client,O=Example Corp',
+    'x-amzn-mtls-clientcert-validity': `NotBefore=${s(p.leaf.spec.notBefore!)};NotAfter=${s(p.leaf.spec.notAfter!)}`,
+    'x-amzn-mtls-clientcert-leaf': toAlbHeader([p.leaf.pem])
+  }
+}
+
+test('verify mode: mutated, missing or repeated headers end in a defined answer, never another identity', async () => {
+  const headers = verifyModeHeaders()
+  const names = Object.keys(headers)
+  const apps = await Promise.all([{}, { roots: p.root.pem, intermediates: p.intermediate.pem, verifyChain: true }].map(async (extra) => {
+    const f = Fastify()
+    await f.register(mtlsPassthrough, { mode: 'verify', ...extra })
+    f.get('/', async (request) => ({ leaf: request.clientCert?.fingerprint256 ?? null }))
+    return f
+  }))
+  try {
+    for (const f of apps) assert.equal((await f.inject({ url: '/', headers })).statusCode, 200)
+    await fc.assert(fc.asyncProperty(
+      fc.constantFrom(...names),
+      fc.oneof(
+        fc.array(textMutation, { minLength: 1, maxLength: 2 }).map((m) => ({ kind: 'mutate' as const, m })),
+        fc.constant({ kind: 'drop' as const }),
+        fc.constant({ kind: 'repeat' as const })
+      ),
+      fc.nat(1),
+      async (name, change, which) => {
+        const h: Record<string, string | string[]> = { ...headers }
+        const original = headers[name]!
+        if (change.kind === 'drop') Reflect.deleteProperty(h, name)
+        else if (change.kind === 'repeat') h[name] = [original, original]
+        else h[name] = mutateText(original, change.m)
+        const res = await injectTimings.timeAsync('verify mode', async () => await apps[which]!.inject({ url: '/', headers: h }))
+        const label = `${name} ${JSON.stringify(change).slice(0, 100)}`
+        assert.ok([200, 400, 401].includes(res.statusCode), `${res.statusCode} for ${label}`)
+        const body = res.json()
+        if (res.statusCode === 200) assert.equal(body.leaf, fingerprints[0], label)
+        else assert.equal(STATUS[body.code], res.statusCode, label)
+      }
+    ), fuzzParameters(100))
+  } finally {
+    await Promise.all(apps.map(async (f) => await f.close()))
+  }
 })
 
 test('a 1 MB value is refused by its length, before decoding (default and largest maxHeaderBytes)', async () => {
