@@ -1,0 +1,70 @@
+/**
+ * alb-headers: the X-Amzn-Mtls-* headers AWS ALB adds for a client certificate, built from what a
+ * Node TLS socket knows about the peer. Used by the local ALB emulator.
+ *
+ * Formats (AWS "HTTP headers and mutual TLS"):
+ * - passthrough: `X-Amzn-Mtls-Clientcert`, the client's chain leaf first, URL-encoded PEM with
+ *   `+ = /` left literal.
+ * - verify: `-Serial-Number` (hex, uppercase, as OpenSSL prints it), `-Issuer` and `-Subject`
+ *   (RFC 2253), `-Validity` (`NotBefore=2023-09-21T01:50:17Z;NotAfter=2024-09-20T01:50:17Z`),
+ *   `-Leaf` (the leaf alone, encoded like the passthrough header).
+ */
+import type { DetailedPeerCertificate, TLSSocket } from 'node:tls'
+import { formatName } from '../core/names.js'
+import { parseCertificate } from '../core/parse.js'
+import { toPem } from '../pki/certificate.js'
+import { toAlbHeader } from '../pki/chain.js'
+
+/** Every header ALB owns starts with this (lowercase, as Node hands header names). */
+export const ALB_MTLS_PREFIX = 'x-amzn-mtls-'
+
+export const ALB_HEADERS = {
+  chain: 'X-Amzn-Mtls-Clientcert',
+  serialNumber: 'X-Amzn-Mtls-Clientcert-Serial-Number',
+  issuer: 'X-Amzn-Mtls-Clientcert-Issuer',
+  subject: 'X-Amzn-Mtls-Clientcert-Subject',
+  validity: 'X-Amzn-Mtls-Clientcert-Validity',
+  leaf: 'X-Amzn-Mtls-Clientcert-Leaf'
+} as const
+
+/**
+ * The client's certificates, leaf first, as DER. Node exposes the chain OpenSSL built from what the
+ * client sent (ordered by issuer, certificates that do not chain dropped), not the raw list: see
+ * the emulator's README section. Empty when the client presented no certificate.
+ */
+export function peerChain (socket: TLSSocket): Buffer[] {
+  // An object without `raw` (`{}`) when the client sent no certificate.
+  const leaf = socket.getPeerCertificate(true) as Partial<DetailedPeerCertificate> | null
+  const chain: Buffer[] = []
+  const seen = new Set<string>()
+  let current = leaf?.raw !== undefined ? leaf as DetailedPeerCertificate : undefined
+  while (current?.raw !== undefined && !seen.has(current.fingerprint256)) {
+    seen.add(current.fingerprint256)
+    chain.push(current.raw)
+    current = current.issuerCertificate
+  }
+  return chain
+}
+
+/** ISO 8601 in UTC without milliseconds, as ALB writes it. */
+function isoSeconds (date: Date): string {
+  return date.toISOString().replace(/\.\d{3}Z$/, 'Z')
+}
+
+/** Passthrough mode: the whole chain in one header. */
+export function passthroughHeaders (chain: readonly Uint8Array[]): Record<string, string> {
+  if (chain.length === 0) return {}
+  return { [ALB_HEADERS.chain]: toAlbHeader(chain.map((der) => toPem(der))) }
+}
+
+/** Verify mode: five headers describing the (already verified) leaf. */
+export function verifyHeaders (leafDer: Uint8Array): Record<string, string> {
+  const leaf = parseCertificate(leafDer)
+  return {
+    [ALB_HEADERS.serialNumber]: leaf.serialNumber.toUpperCase(),
+    [ALB_HEADERS.issuer]: formatName(leaf.issuer),
+    [ALB_HEADERS.subject]: formatName(leaf.subject),
+    [ALB_HEADERS.validity]: `NotBefore=${isoSeconds(leaf.notBefore)};NotAfter=${isoSeconds(leaf.notAfter)}`,
+    [ALB_HEADERS.leaf]: toAlbHeader([toPem(leafDer)])
+  }
+}

@@ -1,0 +1,174 @@
+#!/usr/bin/env node
+/**
+ * fastify-alb-mtls CLI: `certs` (demo PKI) and `emulate` (local ALB with mutual TLS).
+ */
+import { realpathSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+import { DEMO_ALGORITHMS, generateDemoPki, PkiExistsError, type DemoAlgorithm } from './certs.js'
+import { startAlbEmulator, type AlbListenerOptions } from './emulate.js'
+
+export const USAGE = `Usage: fastify-alb-mtls <command> [options]
+
+Commands:
+  certs [dir]      Generate a demo PKI into dir (default ./demo-pki): root CA, intermediate CA,
+                   trust-store.pem, server.crt/server.key for localhost, private-key.pem +
+                   certificate.crt (the AWS demo's client pair) and named identities in clients/.
+      --algorithm <alg>   ${DEMO_ALGORITHMS.join(' | ')} (default p-256)
+      --force             replace existing files (default: refuse to overwrite keys)
+
+  emulate          Run a local ALB HTTPS listener with mutual TLS in front of an HTTP target.
+      --target <url>            target for every listener (default http://127.0.0.1:3000)
+      --verify-port <n>         verify-mode listener port (default 9443; -1 disables)
+      --passthrough-port <n>    passthrough-mode listener port (default 8443; -1 disables)
+      --verify-target <url>     target of the verify listener (default --target)
+      --passthrough-target <url> target of the passthrough listener (default --target)
+      --host <addr>             listen address (default 127.0.0.1)
+      --tls-headers             add X-Amzn-Tls-Version and X-Amzn-Tls-Cipher-Suite
+      --pki <dir>               take server.crt, server.key, trust-store.pem from dir (default ./demo-pki)
+      --cert <file> --key <file> --trust-store <file>   or name the files one by one
+
+  -h, --help       Show this help
+`
+
+type Write = (text: string) => void
+
+interface Io { out: Write; err: Write }
+
+const defaultIo: Io = {
+  out: (text) => process.stdout.write(text),
+  err: (text) => process.stderr.write(text)
+}
+
+class UsageError extends Error {}
+
+function port (value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback
+  const n = Number(value)
+  if (!Number.isInteger(n) || n < -1 || n > 65535) throw new UsageError(`--${name} must be a port number (0 for any free port, -1 to disable)`)
+  return n
+}
+
+async function certs (args: string[], io: Io): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { algorithm: { type: 'string' }, force: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }
+  })
+  if (values.help === true) {
+    io.out(USAGE)
+    return 0
+  }
+  if (positionals.length > 1) throw new UsageError('certs takes one folder')
+  const algorithm = (values.algorithm ?? 'p-256') as DemoAlgorithm
+  if (!DEMO_ALGORITHMS.includes(algorithm)) throw new UsageError(`--algorithm must be one of ${DEMO_ALGORITHMS.join(', ')}`)
+  const dir = path.resolve(positionals[0] ?? 'demo-pki')
+  const manifest = await generateDemoPki({ dir, algorithm, force: values.force === true })
+  io.out(`Demo PKI (${algorithm}) written to ${dir}\n`)
+  io.out(`  trust store (ALB CA bundle): ${path.join(dir, manifest.trustStore)}\n`)
+  io.out(`  server (localhost):          ${path.join(dir, manifest.server.cert)}, ${path.join(dir, manifest.server.key)}\n`)
+  for (const id of manifest.identities) {
+    io.out(`  ${id.name.padEnd(12)} ${id.subject}  [${id.keyAlgorithm}, ${id.expected}] ${path.join(dir, id.cert)}\n`)
+  }
+  return 0
+}
+
+async function emulate (args: string[], io: Io): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      target: { type: 'string' },
+      'verify-port': { type: 'string' },
+      'passthrough-port': { type: 'string' },
+      'verify-target': { type: 'string' },
+      'passthrough-target': { type: 'string' },
+      host: { type: 'string' },
+      'tls-headers': { type: 'boolean' },
+      pki: { type: 'string' },
+      cert: { type: 'string' },
+      key: { type: 'string' },
+      'trust-store': { type: 'string' },
+      help: { type: 'boolean', short: 'h' }
+    }
+  })
+  if (values.help === true) {
+    io.out(USAGE)
+    return 0
+  }
+  const pki = path.resolve(values.pki ?? 'demo-pki')
+  const file = (given: string | undefined, name: string): string => path.resolve(given ?? path.join(pki, name))
+  const target = values.target ?? 'http://127.0.0.1:3000'
+  const listeners: AlbListenerOptions[] = []
+  const verifyPort = port(values['verify-port'], 'verify-port', 9443)
+  const passthroughPort = port(values['passthrough-port'], 'passthrough-port', 8443)
+  if (verifyPort !== -1) listeners.push({ mode: 'verify', port: verifyPort, target: values['verify-target'] ?? target })
+  if (passthroughPort !== -1) listeners.push({ mode: 'passthrough', port: passthroughPort, target: values['passthrough-target'] ?? target })
+  if (listeners.length === 0) throw new UsageError('both listeners are disabled')
+  const [cert, key, trustStore] = await Promise.all([
+    readFile(file(values.cert, 'server.crt')),
+    readFile(file(values.key, 'server.key')),
+    verifyPort === -1 ? undefined : readFile(file(values['trust-store'], 'trust-store.pem'))
+  ])
+  const emulator = await startAlbEmulator({
+    cert,
+    key,
+    ...(trustStore !== undefined ? { trustStore } : {}),
+    ...(values.host !== undefined ? { host: values.host } : {}),
+    tlsHeaders: values['tls-headers'] === true,
+    listeners,
+    log: (line) => io.err(`${new Date().toISOString()} ${line}\n`)
+  })
+  for (const l of emulator.listeners) io.out(`ALB emulator: ${l.mode} listener on https://${l.host}:${l.port} -> ${l.target}\n`)
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+      resolve()
+    }
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+  })
+  await emulator.close()
+  return 0
+}
+
+/** Runs the CLI; resolves to the exit code. */
+export async function main (argv: string[], io: Io = defaultIo): Promise<number> {
+  const [command, ...rest] = argv
+  try {
+    switch (command) {
+      case 'certs': return await certs(rest, io)
+      case 'emulate': return await emulate(rest, io)
+      case undefined:
+      case '-h':
+      case '--help':
+      case 'help':
+        io.out(USAGE)
+        return command === undefined ? 2 : 0
+      default:
+        throw new UsageError(`unknown command: ${command}`)
+    }
+  } catch (err) {
+    const usage = err instanceof UsageError || (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS') === true
+    io.err(`fastify-alb-mtls: ${(err as Error).message}\n`)
+    if (usage) io.err('Run fastify-alb-mtls --help for usage.\n')
+    return err instanceof PkiExistsError ? 1 : usage ? 2 : 1
+  }
+}
+
+/** True when this file is the program (also through npm's bin symlink), false when imported. */
+function isProgram (): boolean {
+  const script = process.argv[1]
+  if (script === undefined) return false
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(script)).href
+  } catch {
+    return false
+  }
+}
+
+if (isProgram()) {
+  process.exitCode = await main(process.argv.slice(2))
+}
