@@ -88,6 +88,7 @@ test('a CRL file that disappears during reload: the reload fails with the path, 
     writeFileSync(join(dir, 'target.bin'), crl.der)
     symlinkSync(join(dir, 'target.bin'), join(dir, 'intermediate.crl'))
     unlinkSync(join(dir, 'target.bin'))
+    await assert.rejects(loadTrustStore(dir), { code: 'FST_MTLS_INVALID_OPTION', message: /intermediate\.crl.*ENOENT/ })
     logs.length = 0
     assert.equal(await reload(), false)
     assert.ok(logs.some((l) => l.includes('reload failed') && l.includes('intermediate.crl')), logs.join('\n'))
