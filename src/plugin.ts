@@ -86,12 +86,22 @@ export function errorFor (result: VerifyFailure): FastifyError & { reason: strin
   return err
 }
 
+/**
+ * Headers Node's HTTP parser keeps only the first line of (node:_http_incoming): a repeated line
+ * would be dropped silently instead of refused, so they cannot carry the certificate.
+ */
+const FIRST_WINS = new Set(['age', 'authorization', 'content-length', 'content-type', 'etag', 'expires', 'from', 'host',
+  'if-modified-since', 'if-unmodified-since', 'last-modified', 'location', 'max-forwards', 'proxy-authorization',
+  'referer', 'retry-after', 'server', 'user-agent', 'set-cookie', 'cookie'])
+
 function headerName (value: unknown): string {
   if (value === undefined) return 'x-amzn-mtls-clientcert'
   if (typeof value !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(value)) {
     throw new InvalidOptionError('header must be an HTTP header name')
   }
-  return value.toLowerCase()
+  const name = value.toLowerCase()
+  if (FIRST_WINS.has(name)) throw new InvalidOptionError(`header ${name} cannot carry certificates: Node merges or drops its repeated lines`)
+  return name
 }
 
 /** Checks a route's `config.mtls` when the route is declared, so a typo fails at startup. */

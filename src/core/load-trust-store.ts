@@ -52,20 +52,25 @@ function pemBlocks (text: string, file: string): Array<{ label: string, der: Uin
   return out
 }
 
-async function filesOf (path: string): Promise<string[]> {
-  let info
+/** Runs a file-system call; a failure (missing file, dangling symlink, permissions) is an option error naming the path. */
+async function io<T> (path: string, call: () => Promise<T>): Promise<T> {
   try {
-    info = await stat(path)
+    return await call()
   } catch (err) {
     throw new InvalidOptionError(`loadTrustStore: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`)
   }
+}
+
+async function filesOf (path: string): Promise<string[]> {
+  const info = await io(path, async () => await stat(path))
   if (info.isFile()) return [path]
   if (!info.isDirectory()) throw new InvalidOptionError(`loadTrustStore: ${path} is neither a file nor a directory`)
-  const names = (await readdir(path)).filter((name) => !name.startsWith('.') && EXTENSIONS.has(extname(name).toLowerCase())).sort()
+  const names = (await io(path, async () => await readdir(path))).filter((name) => !name.startsWith('.') && EXTENSIONS.has(extname(name).toLowerCase())).sort()
   const out: string[] = []
   for (const name of names) {
     // stat follows symlinks (Kubernetes ConfigMap/Secret volumes are symlinks into a ..data directory).
-    if ((await stat(join(path, name))).isFile()) out.push(join(path, name))
+    const file = join(path, name)
+    if ((await io(file, async () => await stat(file))).isFile()) out.push(file)
   }
   return out
 }
@@ -83,7 +88,7 @@ export async function loadTrustStore (paths: string | readonly string[], options
   const certificates: Array<{ der: Uint8Array, file: string }> = []
   for (const path of list) {
     for (const file of await filesOf(path)) {
-      const bytes = new Uint8Array(await readFile(file))
+      const bytes = new Uint8Array(await io(file, async () => await readFile(file)))
       out.files.push(file)
       if (bytes[0] === 0x30) {
         if (extname(file).toLowerCase() === '.crl') out.crls.push(bytes)

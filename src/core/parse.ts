@@ -132,6 +132,7 @@ const cache = new WeakMap<Uint8Array, ParsedCertificate>()
 export function parseCertificate (der: Uint8Array): ParsedCertificate {
   const cached = cache.get(der)
   if (cached !== undefined) return cached
+  checkEnvelope(der)
   const asn1 = asn1js.fromBER(der)
   if (asn1.offset === -1 || asn1.offset !== der.byteLength) throw new CertificateParseError('not a single DER structure')
   const root = asn1.result
@@ -277,6 +278,29 @@ export function parseIssuerCertificate (der: Uint8Array): ParsedCertificate {
 /** Empties the issuer cache (benchmarks measure a chain never seen before with it). */
 export function clearIssuerCache (): void {
   issuers.clear()
+}
+
+/**
+ * Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signatureValue BIT STRING }, in
+ * strict DER. The signature covers the TBS bytes only, and the outer signatureAlgorithm must equal
+ * the signed one byte for byte (checks.ts), so what remains malleable is this envelope: the outer
+ * and BIT STRING length encodings and the BIT STRING's unused-bits octet. asn1js reads BER and lets
+ * an outer length disagree with its contents; without this check one certificate would have many
+ * encodings, each with its own fingerprint (a fingerprint deny-list could be walked around).
+ */
+function checkEnvelope (der: Uint8Array): void {
+  let fields
+  try {
+    const outer = readOne(der)
+    fields = outer.tag === 0x30 ? children(outer.value) : []
+  } catch (err) {
+    throw new CertificateParseError(`not strict DER: ${(err as Error).message}`)
+  }
+  const [tbs, alg, sig] = fields
+  if (fields.length !== 3 || tbs?.tag !== 0x30 || alg?.tag !== 0x30 || sig?.tag !== 0x03) {
+    throw new CertificateParseError('not a Certificate SEQUENCE of three fields')
+  }
+  if (sig.value[0] !== 0) throw new CertificateParseError('signatureValue: unused bits in the BIT STRING')
 }
 
 /** AuthorityInfoAccessSyntax ::= SEQUENCE SIZE (1..MAX) OF SEQUENCE { accessMethod OID, accessLocation GeneralName } */
