@@ -7,16 +7,16 @@
 import Fastify from 'fastify'
 import { mtlsPassthrough } from '../src/plugin.js'
 
-type Message = { type: 'start', roots: string } | { type: 'stop' }
+type Message = { type: 'start', roots: string, cacheBytes: number } | { type: 'stop' }
 
 const send = (message: unknown): void => {
   if (process.connected) process.send?.(message)
 }
 const gc = (globalThis as { gc?: () => void }).gc
 
-async function start (roots: string): Promise<void> {
+async function start (roots: string, cacheBytes: number): Promise<void> {
   const app = Fastify({ logger: false })
-  await app.register(mtlsPassthrough, { roots })
+  await app.register(mtlsPassthrough, { roots, cache: { maxBytes: cacheBytes } })
   app.get('/', async (request) => ({ cn: request.clientCert?.commonName ?? null }))
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address()
@@ -38,7 +38,7 @@ async function start (roots: string): Promise<void> {
 
 process.once('message', (msg: Message) => {
   if (msg.type !== 'start') return
-  start(msg.roots).catch((err: unknown) => {
+  start(msg.roots, msg.cacheBytes).catch((err: unknown) => {
     console.error(err)
     process.exit(1)
   })

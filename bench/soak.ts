@@ -29,12 +29,17 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '60' },
     clients: { type: 'string', default: '10000' },
     connections: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '' }
+    warmup: { type: 'string', default: '' },
+    'cache-mb': { type: 'string', default: '8' }
   }
 })
 const duration = positive(args.duration, 'duration')
 const clients = positive(args.clients, 'clients')
 const connections = positive(args.connections, 'connections')
+// A cache bound the run saturates within warm-up, so the slope after it shows leaks, not filling.
+const cacheBytes = positive(args['cache-mb'], 'cache-mb') * 1024 * 1024
+// Successes may hold maxBytes, failures a quarter of it on top (src/core/cache.ts).
+const cacheBound = cacheBytes * 1.25
 // RSS samples before this many seconds are warm-up (code paths compiled, caches filling).
 const warmup = args.warmup === '' ? Math.min(15, duration / 4) : Number(args.warmup)
 
@@ -111,7 +116,7 @@ async function main (): Promise<void> {
       else if (msg.type === 'sample') samples.push(msg)
     })
     child.once('exit', (code) => reject(new Error(`soak server exited with ${String(code)}`)))
-    child.send({ type: 'start', roots: m.roots })
+    child.send({ type: 'start', roots: m.roots, cacheBytes })
   })
 
   // The mix, per request: 70 % valid (a random one of the clients), 15 % invalid, 15 % garbage.
@@ -159,6 +164,8 @@ async function main (): Promise<void> {
       : {
           maxEntries: Math.max(...withStats.map((s) => s.stats?.entries ?? 0)),
           maxBytes: Math.max(...withStats.map((s) => s.stats?.bytes ?? 0)),
+          boundBytes: cacheBound,
+          held: Math.max(...withStats.map((s) => s.stats?.bytes ?? 0)) <= cacheBound,
           end: withStats.at(-1)?.stats
         }
   }
@@ -173,7 +180,9 @@ async function main (): Promise<void> {
     ['latency p50 / p99 / max', `${figures.latencyMs.p50} / ${figures.latencyMs.p99} / ${figures.latencyMs.max} ms`],
     ['RSS after warm-up / end / max', `${figures.rssMB.afterWarmup} / ${figures.rssMB.end} / ${figures.rssMB.max} MB`],
     [`slope after ${warmup} s warm-up`, `RSS ${figures.rssSlopeMBPerMin} MB/min, heap after GC ${figures.heapSlopeMBPerMin} MB/min`],
-    ['verdict cache', figures.cache === null ? 'not in this build (no verifier.stats())' : `max ${figures.cache.maxEntries} entries, ${(figures.cache.maxBytes / MB).toFixed(1)} MB`]
+    ['verdict cache', figures.cache === null
+      ? 'not in this build (no verifier.stats())'
+      : `max ${figures.cache.maxEntries} entries, ${(figures.cache.maxBytes / MB).toFixed(1)} MB of a ${(cacheBound / MB).toFixed(1)} MB bound: ${figures.cache.held ? 'held' : 'EXCEEDED'}`]
   ]
   const width = Math.max(...rows.map(([k]) => k.length))
   process.stdout.write(rows.map(([k, v]) => `${k.padEnd(width)}  ${v}`).join('\n') + '\n')
@@ -182,8 +191,8 @@ async function main (): Promise<void> {
   const file = join(dir, `soak-${figures.date.replace(/[:.]/g, '-')}.json`)
   writeFileSync(file, JSON.stringify(figures, null, 2) + '\n')
   process.stdout.write(`written: ${file}\n`)
-  if (figures.status['5xx'] > 0 || figures.errors > 0 || figures.timeouts > 0) {
-    process.stderr.write('FAIL: 5xx, errors or timeouts during the soak\n')
+  if (figures.status['5xx'] > 0 || figures.errors > 0 || figures.timeouts > 0 || figures.cache?.held === false) {
+    process.stderr.write('FAIL: 5xx, errors, timeouts or the cache bound exceeded during the soak\n')
     process.exitCode = 1
   }
 }
