@@ -272,3 +272,45 @@ test('hostile verify-mode values never end in 500', async () => {
     }
   }
 })
+
+test('verify mode caches verdicts: a repeated request is not validated again, a rewritten header always is', async () => {
+  const v = createAlbVerifyVerifier({})
+  const values = readAlbVerifyHeaders(good)
+  for (let i = 0; i < 50; i++) assert.ok(v.verifySync(values).ok)
+  assert.equal(v.stats().validations, 1)
+  assert.equal(v.stats().hits, 49)
+  // Same leaf, rewritten subject: validated again and refused, never served from the cache.
+  const forged = readAlbVerifyHeaders({ ...good, 'x-amzn-mtls-clientcert-subject': 'CN=admin,O=Example Corp' })
+  const r = v.verifySync(forged)
+  assert.equal(r.ok ? 'ok' : r.reason, 'header-mismatch')
+  assert.equal(v.stats().validations, 2)
+  // Same tuple again: the cached refusal (failures are kept briefly), still refused.
+  assert.equal(v.verifySync(forged).ok, false)
+  // TLS headers do not split the cache, and the identity with them is reused per client.
+  const withTls = { ...values, tlsVersion: 'TLSv1.3', cipherSuite: 'TLS_AES_128_GCM_SHA256' }
+  const a = v.verifySync(withTls)
+  const b = v.verifySync(withTls)
+  assert.ok(a.ok && b.ok)
+  assert.equal(a.certificate, b.certificate)
+  assert.deepEqual(a.certificate.tls, { version: 'TLSv1.3', cipherSuite: 'TLS_AES_128_GCM_SHA256' })
+  assert.equal(v.stats().validations, 2)
+  // reload drops the verdicts; cache: false validates every time.
+  v.reload({})
+  assert.ok(v.verifySync(values).ok)
+  assert.equal(v.stats().validations, 3)
+  const off = createAlbVerifyVerifier({ cache: false })
+  off.verifySync(values)
+  off.verifySync(values)
+  assert.equal(off.stats().validations, 2)
+})
+
+test('verify mode: a cached success is not reused past the leaf\'s notAfter', async () => {
+  let clock = Date.now()
+  const v = createAlbVerifyVerifier({ now: () => new Date(clock) })
+  const values = readAlbVerifyHeaders(good)
+  assert.ok(v.verifySync(values).ok)
+  clock = p.leaf.spec.notAfter!.getTime() + 1000
+  const r = v.verifySync(values)
+  assert.equal(r.ok ? 'ok' : r.reason, 'expired')
+  assert.equal(v.stats().validations, 2)
+})

@@ -168,7 +168,7 @@ export function verdictValidUntil (path: readonly ParsedCertificate[], settings:
 }
 
 /** Earliest time a successful verdict may be reused: the latest notBefore on the path, less the tolerance. */
-function verdictValidFrom (path: readonly ParsedCertificate[], settings: Settings): number {
+export function verdictValidFrom (path: readonly ParsedCertificate[], settings: Settings): number {
   let from = Number.NEGATIVE_INFINITY
   for (const cert of path) from = Math.max(from, cert.notBefore.getTime() - settings.policy.clockToleranceMs)
   return from

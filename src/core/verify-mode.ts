@@ -13,7 +13,8 @@ import { CertificateParseError, parseCertificate, type ParsedCertificate } from 
 import { buildPath } from './path.js'
 import { parseDistinguishedName, sameDistinguishedName } from './rfc2253.js'
 import type { ClientCertificate, TlsInfo, VerifierOptions, VerifyResult } from './types.js'
-import { failure, MAX_CERTIFICATE_BYTES, MISSING, resolveSettings, type Settings, type TrustMaterial } from './verifier.js'
+import { cacheKey, resolveCacheOptions, VerdictCache } from './cache.js'
+import { failure, MAX_CERTIFICATE_BYTES, MISSING, resolveSettings, verdictValidFrom, verdictValidUntil, type Settings, type TrustMaterial, type Verdict, type VerifierStats } from './verifier.js'
 import { InvalidOptionError } from '../errors.js'
 
 /** One header as a header map holds it: absent, once, or repeated. */
@@ -45,8 +46,10 @@ export interface AlbVerifyVerifier {
   /** Verifies the verify-mode headers of one request. */
   verify (values: AlbVerifyValues): Promise<VerifyResult>
   verifySync (values: AlbVerifyValues): VerifyResult
-  /** Swaps the trust material atomically, as `Verifier.reload` does. */
+  /** Swaps the trust material atomically, as `Verifier.reload` does (and drops cached verdicts). */
   reload (material: TrustMaterial): void
+  /** Counters: validations run, cache hits, and what the verdict cache holds. */
+  stats (): VerifierStats
 }
 
 interface VerifyModeSettings extends Settings {
@@ -145,7 +148,11 @@ function crossCheck (leaf: ParsedCertificate, claimed: Claimed): VerifyResult | 
   return null
 }
 
-export function verifyModeWith (settings: VerifyModeSettings, values: AlbVerifyValues): VerifyResult {
+/** The five verify-mode headers of one request, each read once. */
+interface VerifyModeHeaders { leaf: string, serialNumber: string, issuer: string, subject: string, validity: string }
+
+/** Reads the headers: a failure for a missing, repeated or oversized one, else their text. */
+function readHeaders (settings: VerifyModeSettings, values: AlbVerifyValues): VerifyResult | VerifyModeHeaders {
   const max = settings.maxHeaderBytes
   const read: Record<string, string | undefined> = {}
   for (const [key, name, commaFree] of [
@@ -156,53 +163,105 @@ export function verifyModeWith (settings: VerifyModeSettings, values: AlbVerifyV
     if (!one.ok) return one.result
     read[key] = one.value
   }
-  const { leaf: leafText, serialNumber, issuer, subject, validity } = read
-  if (leafText === undefined || leafText === '') {
+  const { leaf, serialNumber, issuer, subject, validity } = read
+  if (leaf === undefined || leaf === '') {
     if (serialNumber === undefined && issuer === undefined && subject === undefined && validity === undefined) return MISSING
     return malformed('incomplete-headers', 'verify-mode headers without the leaf certificate header')
   }
   if (serialNumber === undefined || issuer === undefined || subject === undefined || validity === undefined) {
     return malformed('incomplete-headers', 'leaf certificate header without all of serial number, issuer, subject and validity')
   }
+  return { leaf, serialNumber, issuer, subject, validity }
+}
 
-  const decoded = decodeHeader(leafText, 1)
-  if (!decoded.ok) return failure('FST_MTLS_CERT_MALFORMED', decoded.reason, decoded.message)
+function refused (result: VerifyResult): Verdict {
+  return { result, validFrom: 0, validUntil: 0 }
+}
+
+/** Full check of one request's headers at `now` (the cache-miss path). The identity has no `tls` yet. */
+function validateHeaders (settings: VerifyModeSettings, headers: VerifyModeHeaders, now: number): Verdict {
+  const decoded = decodeHeader(headers.leaf, 1)
+  if (!decoded.ok) return refused(failure('FST_MTLS_CERT_MALFORMED', decoded.reason, decoded.message))
   if (decoded.certificates[0]!.byteLength > MAX_CERTIFICATE_BYTES) {
-    return failure('FST_MTLS_CERT_MALFORMED', 'bad-der', `the leaf is larger than ${MAX_CERTIFICATE_BYTES} bytes`)
+    return refused(failure('FST_MTLS_CERT_MALFORMED', 'bad-der', `the leaf is larger than ${MAX_CERTIFICATE_BYTES} bytes`))
   }
   let leaf: ParsedCertificate
   try {
     leaf = parseCertificate(decoded.certificates[0]!)
   } catch (err) {
     const detail = err instanceof CertificateParseError ? err.message : 'unreadable'
-    return failure('FST_MTLS_CERT_MALFORMED', 'bad-der', `the leaf is not a valid X.509 certificate: ${detail}`)
+    return refused(failure('FST_MTLS_CERT_MALFORMED', 'bad-der', `the leaf is not a valid X.509 certificate: ${detail}`))
   }
 
-  const inconsistent = crossCheck(leaf, { serialNumber, issuer, subject, validity })
-  if (inconsistent !== null) return inconsistent
+  const inconsistent = crossCheck(leaf, headers)
+  if (inconsistent !== null) return refused(inconsistent)
 
-  const now = settings.now().getTime()
   let path: ParsedCertificate[] = [leaf]
   if (settings.verifyChain) {
     const result = buildPath(leaf, settings.intermediates, settings.anchors, settings.policy, now, [settings.revocation.check])
-    if (!result.ok) return failure('FST_MTLS_CERT_INVALID', result.problem.reason, result.problem.message)
+    if (!result.ok) return refused(failure('FST_MTLS_CERT_INVALID', result.problem.reason, result.problem.message))
     path = result.path
   } else {
     const problem: Problem | null = checkValidity(leaf, now, settings.policy) ?? checkLeaf(leaf, settings.policy)
-    if (problem !== null) return failure('FST_MTLS_CERT_INVALID', problem.reason, problem.message)
+    if (problem !== null) return refused(failure('FST_MTLS_CERT_INVALID', problem.reason, problem.message))
   }
-  const identity = buildIdentity(path, 'alb-verify', 'load-balancer')
-  return { ok: true, certificate: withTls(identity, tlsInfo(values.tlsVersion, values.cipherSuite)) }
+  return {
+    result: { ok: true, certificate: buildIdentity(path, 'alb-verify', 'load-balancer') },
+    validFrom: verdictValidFrom(path, settings),
+    validUntil: verdictValidUntil(path, settings)
+  }
+}
+
+/**
+ * The cache's "header" for one request: the five values, length-prefixed so no two different
+ * tuples can make the same text. A hit therefore requires all five to equal the validated ones: a
+ * rewritten issuer or subject next to a known leaf is checked again, never served from the cache.
+ */
+function cacheText (h: VerifyModeHeaders): string {
+  return `${h.leaf.length}:${h.leaf}${h.serialNumber.length}:${h.serialNumber}${h.issuer.length}:${h.issuer}` +
+    `${h.subject.length}:${h.subject}${h.validity.length}:${h.validity}`
 }
 
 /** Creates a framework-independent verifier for ALB verify-mode headers. */
 export function createAlbVerifyVerifier (options: AlbVerifyOptions): AlbVerifyVerifier {
   let current = { ...options }
   let settings = resolveVerifyModeSettings(current)
+  const cacheOptions = resolveCacheOptions(options.cache)
+  const cache = cacheOptions === null ? null : new VerdictCache(cacheOptions)
+  // ALB sends the same TLS headers on every request of a client: one identity per combination.
+  const withTlsMemo = new WeakMap<ClientCertificate, { version: HeaderValue, cipherSuite: HeaderValue, result: VerifyResult }>()
+  let validations = 0
+
+  const check = (values: AlbVerifyValues): VerifyResult => {
+    const headers = readHeaders(settings, values)
+    if ('ok' in headers) return headers
+    const now = settings.clock()
+    if (cache === null) {
+      validations++
+      return validateHeaders(settings, headers, now).result
+    }
+    const text = cacheText(headers)
+    const key = cacheKey(headers.leaf)
+    const hit = cache.get(key, text, now)
+    if (hit !== undefined) return hit
+    cache.misses++
+    validations++
+    const verdict = validateHeaders(settings, headers, now)
+    cache.set(key, text, verdict.result, now, verdict.validFrom, verdict.validUntil)
+    return verdict.result
+  }
+
   const verifySync = (values: AlbVerifyValues): VerifyResult => {
     try {
       if (values === null || typeof values !== 'object') return MISSING
-      return verifyModeWith(settings, values)
+      const result = check(values)
+      if (!result.ok || (values.tlsVersion === undefined && values.cipherSuite === undefined)) return result
+      const memo = withTlsMemo.get(result.certificate)
+      if (memo !== undefined && memo.version === values.tlsVersion && memo.cipherSuite === values.cipherSuite) return memo.result
+      const tls = tlsInfo(values.tlsVersion, values.cipherSuite)
+      const withInfo: VerifyResult = tls === undefined ? result : { ok: true, certificate: withTls(result.certificate, tls) }
+      withTlsMemo.set(result.certificate, { version: values.tlsVersion, cipherSuite: values.cipherSuite, result: withInfo })
+      return withInfo
     } catch (err) {
       return failure('FST_MTLS_CERT_MALFORMED', 'bad-der', `unexpected error while reading the certificate: ${(err as Error).message}`)
     }
@@ -216,6 +275,12 @@ export function createAlbVerifyVerifier (options: AlbVerifyOptions): AlbVerifyVe
       const nextSettings = resolveVerifyModeSettings(next)
       current = next
       settings = nextSettings
+      // Verdicts were reached with the old trust material.
+      cache?.clear()
+    },
+    stats () {
+      const cached = cache?.stats() ?? { hits: 0, misses: 0, entries: 0, bytes: 0 }
+      return { ...cached, validations }
     }
   }
 }
