@@ -5,7 +5,7 @@ import type { FastifyError } from '@fastify/error'
 import type { FastifyInstance, FastifyPluginCallback, FastifyRequest, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
 import { createVerifier, type TrustMaterial, type Verifier } from './core/verifier.js'
-import { createAlbVerifyVerifier, tlsInfo, withTls, type AlbVerifyOptions, type AlbVerifyValues, type AlbVerifyVerifier } from './core/verify-mode.js'
+import { createAlbVerifyVerifier, createTlsAttacher, type AlbVerifyOptions, type AlbVerifyValues, type AlbVerifyVerifier } from './core/verify-mode.js'
 import type { ClientCertificate, VerifierOptions, VerifyFailure, VerifyResult } from './core/types.js'
 import { CertInvalidError, CertMalformedError, CertMissingError, InvalidOptionError } from './errors.js'
 import { authorize as applyRules, compileRules, type ClientCertRules, type CompiledRules } from './guards.js'
@@ -169,7 +169,7 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
       return verifyVerifier.verifySync(values)
     }
   } else {
-    const withTlsMemo = new WeakMap<ClientCertificate, { version: unknown, cipherSuite: unknown, result: VerifyResult }>()
+    const attachTls = createTlsAttacher()
     const passthrough = createVerifier(options as PassthroughPluginOptions)
     const header = headerName((options as PassthroughPluginOptions).header)
     verifier = passthrough
@@ -181,18 +181,8 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
         value = undefined
       }
       const result = passthrough.verifySync(value)
-      if (!result.ok || !isTrusted) return result
-      const version = request.headers[names.tlsVersion]
-      const cipherSuite = request.headers[names.cipherSuite]
-      if (version === undefined && cipherSuite === undefined) return result
-      // ALB sends the same TLS headers on every request of a client: reuse the identity with them
-      // instead of copying it per request.
-      const memo = withTlsMemo.get(result.certificate)
-      if (memo !== undefined && memo.version === version && memo.cipherSuite === cipherSuite) return memo.result
-      const tls = tlsInfo(version, cipherSuite)
-      const withInfo: VerifyResult = tls === undefined ? result : { ok: true, certificate: withTls(result.certificate, tls) }
-      withTlsMemo.set(result.certificate, { version, cipherSuite, result: withInfo })
-      return withInfo
+      // TLS headers are believed from trusted peers only, like the certificate.
+      return isTrusted ? attachTls(result, request.headers[names.tlsVersion], request.headers[names.cipherSuite]) : result
     }
   }
 

@@ -171,3 +171,59 @@ export function resolveCacheOptions (value: VerdictCacheOptions | false | undefi
     failureTtl: positiveInteger(options.failureTtl, 'failureTtl', 5_000, 0)
   }
 }
+
+/** A verdict as validation produces it: the result, and when it may be reused. */
+export interface Verdict {
+  result: VerifyResult
+  /** Epoch ms before which the verdict must not be reused: the latest notBefore on the path. */
+  validFrom: number
+  /** Epoch ms from which the verdict must not be reused (success only). */
+  validUntil: number
+}
+
+export interface VerifierStats extends CacheStats {
+  /** Validations run (cache misses, or every call when the cache is off). */
+  validations: number
+}
+
+/**
+ * The validations of one verifier, through its verdict cache when it has one, counted for
+ * `stats()`. `validate(arg, now)` runs on a miss; it is passed with its argument rather than as a
+ * closure so a cache hit allocates nothing.
+ */
+export class Validations {
+  private readonly cache: VerdictCache | null
+  private count = 0
+
+  constructor (option: VerdictCacheOptions | false | undefined) {
+    const options = resolveCacheOptions(option)
+    this.cache = options === null ? null : new VerdictCache(options)
+  }
+
+  /** The verdict for `text` (looked up under `key`, see cacheKey), validated on a miss. */
+  run<T> (key: string, text: string, now: number, validate: (arg: T, now: number) => Verdict, arg: T): VerifyResult {
+    if (this.cache === null) return this.uncached(validate, arg, now)
+    const hit = this.cache.get(key, text, now)
+    if (hit !== undefined) return hit
+    this.cache.misses++
+    this.count++
+    const verdict = validate(arg, now)
+    this.cache.set(key, text, verdict.result, now, verdict.validFrom, verdict.validUntil)
+    return verdict.result
+  }
+
+  /** A validation that is never cached (inputs refused before any parsing). */
+  uncached<T> (validate: (arg: T, now: number) => Verdict, arg: T, now: number): VerifyResult {
+    this.count++
+    return validate(arg, now).result
+  }
+
+  /** Drops every verdict: they were reached with trust material that is being replaced. */
+  clear (): void {
+    this.cache?.clear()
+  }
+
+  stats (): VerifierStats {
+    return { ...(this.cache?.stats() ?? { hits: 0, misses: 0, entries: 0, bytes: 0 }), validations: this.count }
+  }
+}

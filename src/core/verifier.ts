@@ -2,7 +2,7 @@
  * verifier: `createVerifier(options)` turns raw ALB header text into a verified identity or a typed
  * failure. No Fastify here: usable from Express, Hono or a plain `http` server.
  */
-import { cacheKey, resolveCacheOptions, VerdictCache, type CacheStats } from './cache.js'
+import { cacheKey, Validations, type Verdict, type VerifierStats } from './cache.js'
 import { EKU_OIDS } from './checks.js'
 import { createRevocation, crlUsableAt, loadCrls, type ParsedCrl, type Revocation } from './crl.js'
 import { formatName } from './names.js'
@@ -29,11 +29,6 @@ export interface Verifier {
   stats (): VerifierStats
 }
 
-export interface VerifierStats extends CacheStats {
-  /** Validations run (cache misses, or every call when the cache is off). */
-  validations: number
-}
-
 /** What `reload` can replace. Omitted fields keep their current value. */
 export type TrustMaterial = Partial<Pick<VerifierOptions, 'roots' | 'intermediates' | 'crls'>>
 
@@ -52,15 +47,6 @@ export interface Settings {
   hasCrls: boolean
 }
 
-/** A verdict and when it may be reused. */
-export interface Verdict {
-  result: VerifyResult
-  /** Epoch ms before which the verdict must not be reused: the latest notBefore on the path. */
-  validFrom: number
-  /** Epoch ms from which the verdict must not be reused (success only; see verdictValidUntil). */
-  validUntil: number
-}
-
 /**
  * No client certificate comes near this (ALB caps the whole header at 16 KB); parsing a crafted
  * giant one (thousands of names, x509-limbo `nc-dos`) costs the ASN.1 parser hundreds of ms.
@@ -68,6 +54,8 @@ export interface Verdict {
 export const MAX_CERTIFICATE_BYTES = 32 * 1024
 
 export const MISSING: VerifyFailure = Object.freeze({ ok: false, code: 'FST_MTLS_CERT_MISSING', reason: 'missing', message: 'no client certificate' })
+
+export type { Verdict, VerifierStats }
 
 export function failure (code: VerifyErrorCode, reason: FailureReason, message: string): VerifyFailure {
   return { ok: false, code, reason, message }
@@ -231,12 +219,9 @@ export function validate (settings: Settings, header: string | readonly string[]
 export function createVerifier (options: VerifierOptions): Verifier {
   let current = { ...options }
   let settings = resolveSettings(current)
-  const cacheOptions = resolveCacheOptions(options.cache)
-  const cache = cacheOptions === null ? null : new VerdictCache(cacheOptions)
-  let validations = 0
+  const validations = new Validations(options.cache)
 
   const validateGuarded = (header: string | readonly string[] | undefined, now: number): Verdict => {
-    validations++
     try {
       return validate(settings, header, now)
     } catch (err) {
@@ -246,17 +231,11 @@ export function createVerifier (options: VerifierOptions): Verifier {
   }
 
   const verifySync = (header: string | readonly string[] | undefined): VerifyResult => {
-    if (cache !== null && typeof header === 'string' && header.length !== 0 && header.length <= settings.maxHeaderBytes) {
-      const now = settings.clock()
-      const key = cacheKey(header)
-      const hit = cache.get(key, header, now)
-      if (hit !== undefined) return hit
-      cache.misses++
-      const verdict = validateGuarded(header, now)
-      cache.set(key, header, verdict.result, now, verdict.validFrom, verdict.validUntil)
-      return verdict.result
+    const now = settings.clock()
+    if (typeof header === 'string' && header.length !== 0 && header.length <= settings.maxHeaderBytes) {
+      return validations.run(cacheKey(header), header, now, validateGuarded, header)
     }
-    return validateGuarded(header, settings.clock()).result
+    return validations.uncached(validateGuarded, header, now)
   }
 
   return {
@@ -268,12 +247,8 @@ export function createVerifier (options: VerifierOptions): Verifier {
       const nextSettings = resolveSettings(next)
       current = next
       settings = nextSettings
-      // Verdicts were reached with the old trust material.
-      cache?.clear()
+      validations.clear()
     },
-    stats () {
-      const cached = cache?.stats() ?? { hits: 0, misses: 0, entries: 0, bytes: 0 }
-      return { ...cached, validations }
-    }
+    stats: () => validations.stats()
   }
 }

@@ -13,7 +13,7 @@ import { CertificateParseError, parseCertificate, type ParsedCertificate } from 
 import { buildPath } from './path.js'
 import { parseDistinguishedName, sameDistinguishedName } from './rfc2253.js'
 import type { ClientCertificate, TlsInfo, VerifierOptions, VerifyResult } from './types.js'
-import { cacheKey, resolveCacheOptions, VerdictCache } from './cache.js'
+import { cacheKey, Validations } from './cache.js'
 import { failure, MAX_CERTIFICATE_BYTES, MISSING, resolveSettings, verdictValidFrom, verdictValidUntil, type Settings, type TrustMaterial, type Verdict, type VerifierStats } from './verifier.js'
 import { InvalidOptionError } from '../errors.js'
 
@@ -126,6 +126,23 @@ export function withTls (certificate: ClientCertificate, tls: TlsInfo | undefine
   return tls === undefined ? certificate : Object.freeze({ ...certificate, tls })
 }
 
+/**
+ * Adds ALB's TLS headers to verified identities. ALB sends the same values on every request of a
+ * client, so the identity with them is made once per identity and combination, not per request.
+ */
+export function createTlsAttacher (): (result: VerifyResult, version: HeaderValue, cipherSuite: HeaderValue) => VerifyResult {
+  const memo = new WeakMap<ClientCertificate, { version: HeaderValue, cipherSuite: HeaderValue, result: VerifyResult }>()
+  return (result, version, cipherSuite) => {
+    if (!result.ok || (version === undefined && cipherSuite === undefined)) return result
+    const known = memo.get(result.certificate)
+    if (known !== undefined && known.version === version && known.cipherSuite === cipherSuite) return known.result
+    const tls = tlsInfo(version, cipherSuite)
+    const withInfo: VerifyResult = tls === undefined ? result : { ok: true, certificate: withTls(result.certificate, tls) }
+    memo.set(result.certificate, { version, cipherSuite, result: withInfo })
+    return withInfo
+  }
+}
+
 interface Claimed { serialNumber: string, issuer: string, subject: string, validity: string }
 
 /** The four text headers against the leaf: a syntax error or a disagreement, or null when they agree. */
@@ -226,42 +243,17 @@ function cacheText (h: VerifyModeHeaders): string {
 export function createAlbVerifyVerifier (options: AlbVerifyOptions): AlbVerifyVerifier {
   let current = { ...options }
   let settings = resolveVerifyModeSettings(current)
-  const cacheOptions = resolveCacheOptions(options.cache)
-  const cache = cacheOptions === null ? null : new VerdictCache(cacheOptions)
-  // ALB sends the same TLS headers on every request of a client: one identity per combination.
-  const withTlsMemo = new WeakMap<ClientCertificate, { version: HeaderValue, cipherSuite: HeaderValue, result: VerifyResult }>()
-  let validations = 0
-
-  const check = (values: AlbVerifyValues): VerifyResult => {
-    const headers = readHeaders(settings, values)
-    if ('ok' in headers) return headers
-    const now = settings.clock()
-    if (cache === null) {
-      validations++
-      return validateHeaders(settings, headers, now).result
-    }
-    const text = cacheText(headers)
-    const key = cacheKey(headers.leaf)
-    const hit = cache.get(key, text, now)
-    if (hit !== undefined) return hit
-    cache.misses++
-    validations++
-    const verdict = validateHeaders(settings, headers, now)
-    cache.set(key, text, verdict.result, now, verdict.validFrom, verdict.validUntil)
-    return verdict.result
-  }
+  const validations = new Validations(options.cache)
+  const validate = (headers: VerifyModeHeaders, now: number): Verdict => validateHeaders(settings, headers, now)
+  const attachTls = createTlsAttacher()
 
   const verifySync = (values: AlbVerifyValues): VerifyResult => {
     try {
       if (values === null || typeof values !== 'object') return MISSING
-      const result = check(values)
-      if (!result.ok || (values.tlsVersion === undefined && values.cipherSuite === undefined)) return result
-      const memo = withTlsMemo.get(result.certificate)
-      if (memo !== undefined && memo.version === values.tlsVersion && memo.cipherSuite === values.cipherSuite) return memo.result
-      const tls = tlsInfo(values.tlsVersion, values.cipherSuite)
-      const withInfo: VerifyResult = tls === undefined ? result : { ok: true, certificate: withTls(result.certificate, tls) }
-      withTlsMemo.set(result.certificate, { version: values.tlsVersion, cipherSuite: values.cipherSuite, result: withInfo })
-      return withInfo
+      const headers = readHeaders(settings, values)
+      if ('ok' in headers) return headers
+      const result = validations.run(cacheKey(headers.leaf), cacheText(headers), settings.clock(), validate, headers)
+      return attachTls(result, values.tlsVersion, values.cipherSuite)
     } catch (err) {
       return failure('FST_MTLS_CERT_MALFORMED', 'bad-der', `unexpected error while reading the certificate: ${(err as Error).message}`)
     }
@@ -275,12 +267,8 @@ export function createAlbVerifyVerifier (options: AlbVerifyOptions): AlbVerifyVe
       const nextSettings = resolveVerifyModeSettings(next)
       current = next
       settings = nextSettings
-      // Verdicts were reached with the old trust material.
-      cache?.clear()
+      validations.clear()
     },
-    stats () {
-      const cached = cache?.stats() ?? { hits: 0, misses: 0, entries: 0, bytes: 0 }
-      return { ...cached, validations }
-    }
+    stats: () => validations.stats()
   }
 }
