@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { decodeFast, decodeHeader, decodeReference, percentDecode, splitPem } from '../src/core/decode.js'
+import { decodeAlb, decodeFast, decodeHeader, decodeReference, percentDecode, splitPem } from '../src/core/decode.js'
 
 const body = Buffer.from('0\x82\x00\x01hello world, a fake DER body that is long enough').toString('base64')
 const pem = `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`
@@ -155,4 +155,39 @@ test('one-pass decoder agrees with the strict decoder on 20,000 mutated headers'
     assert.deepEqual(decodeHeader(value, max).ok, reference.ok)
   }
   assert.ok(accepted > 1000, `fast path took only ${accepted} values`)
+})
+
+test('the native-operations decoder takes the ALB form only, and agrees with the strict decoder on 20,000 mutated headers', () => {
+  const rand = prng(4242)
+  const chain = randomPem(rand, 700) + randomPem(rand, 1000)
+  const plain = decodeAlb(albEncode(chain), 6)
+  assert.ok(plain !== null)
+  const reference = decodeReference(albEncode(chain), 6)
+  assert.ok(reference.ok)
+  assert.deepEqual(plain.map((c) => Buffer.from(c)), reference.certificates.map((c) => Buffer.from(c)))
+  for (const other of [albEncode(chain).replace(/=/g, '%3D'), albEncode(chain).replace(/%0A/g, '%0a'), albEncode(chain).replace(/%20/g, ' '), '%0A' + albEncode(chain)]) {
+    assert.equal(decodeAlb(other, 6), null, other.slice(0, 60))
+    assert.ok(decodeFast(other, 6) !== null)
+  }
+  assert.equal(decodeAlb(albEncode(chain), 1), null, 'more blocks than allowed is left to the reference')
+  const pieces = ['%', '%0A', '%0a', '%%0A0A', '%0A%0A', '%3D', '=', '==', '-', '-----END%20CERTIFICATE-----', '-----BEGIN%20CERTIFICATE-----',
+    ' ', '\t', '\f', 'A', '+', '/', '*', '_', '\u00e9', '\n', '%0D%0A', '%u0041', '%41']
+  let accepted = 0
+  for (let round = 0; round < 20_000; round++) {
+    let value = albEncode(randomPem(rand, 1 + Math.floor(rand() * 40)) + (rand() < 0.5 ? randomPem(rand, 1 + Math.floor(rand() * 40)) : ''))
+    const edits = Math.floor(rand() * 3)
+    for (let e = 0; e < edits; e++) {
+      const at = Math.floor(rand() * (value.length + 1))
+      const piece = pieces[Math.floor(rand() * pieces.length)]!
+      value = rand() < 0.5 ? value.slice(0, at) + piece + value.slice(at) : value.slice(0, at) + value.slice(at + 1 + Math.floor(rand() * 4))
+    }
+    const max = 1 + Math.floor(rand() * 2)
+    const fast = decodeAlb(value, max)
+    if (fast === null) continue
+    accepted++
+    const strict = decodeReference(value, max)
+    assert.ok(strict.ok, `accepted what the strict decoder refuses: ${JSON.stringify(value)}`)
+    assert.deepEqual(fast.map((c) => Buffer.from(c)), strict.certificates.map((c) => Buffer.from(c)), JSON.stringify(value))
+  }
+  assert.ok(accepted > 1000, `the ALB-form decoder took only ${accepted} values`)
 })

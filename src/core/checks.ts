@@ -2,7 +2,6 @@
  * checks: the RFC 5280 rules on one certificate, by its role in the path. pkijs leaves these out
  * (see DESIGN.md), so they live here. Each returns null when the rule holds.
  */
-import * as asn1js from 'asn1js'
 import { isValidDnsName, isValidMailbox } from './general-names.js'
 import { KeyUsage, OID, type ParsedCertificate, type RawExtension } from './parse.js'
 import type { InvalidReason } from './types.js'
@@ -96,8 +95,7 @@ export function checkCommon (cert: ParsedCertificate, now: number, policy: Certi
   if (hasExtension(cert, OID.authorityKeyIdentifier) !== undefined ? cert.authorityKeyIdentifier === null : !cert.selfIssued) {
     return problem('invalid-certificate', `${label(cert)}: authorityKeyIdentifier with a keyIdentifier is required`)
   }
-  const spki = cert.pkijs.subjectPublicKeyInfo.algorithm
-  if (spki.algorithmId === EC_PUBLIC_KEY && !(spki.algorithmParams instanceof asn1js.ObjectIdentifier)) {
+  if (cert.spkiAlgorithm === EC_PUBLIC_KEY && !cert.spkiParamsAreOid) {
     return problem('weak-key', `${label(cert)}: EC key with explicit curve parameters`)
   }
   return checkValidity(cert, now, policy)

@@ -6,13 +6,17 @@
  * `CERTIFICATE` PEM blocks separated by whitespace and nothing else. Everything is attacker-written,
  * so every deviation is an error with a reason, never a best-effort guess.
  *
- * `decodeHeader` runs a one-pass decoder first: percent-encoded text straight to DER bytes, no
- * intermediate string, accepting only the forms ALB and common encoders produce (literal base64,
- * `%0A` `%0D` `%20` `%09` `%2B` `%2F` `%3D`, the two usual spellings of the markers). It never
- * decides a refusal: on anything else it hands the value to the reference decoder below
- * (`percentDecode` then `splitPem`), which accepts every strictly valid variant and gives the
- * reason for a refusal. So the fast path cannot accept what the strict decoder refuses, and
- * unusual but valid spellings still work.
+ * `decodeHeader` tries two fast decoders first. `decodeAlb` takes exactly the form ALB sends (the
+ * markers spelled `-----BEGIN%20CERTIFICATE-----` / `-----END%20CERTIFICATE-----`, `%0A` line
+ * breaks, literal base64) and lets native string operations do the work: `indexOf` for the
+ * markers, one `replaceAll` for the line breaks, `Buffer.from(body, 'base64')`, and a check that
+ * the bytes encode back to the same text (which proves the body was strict base64). The one-pass decoder `decodeOnePass` takes the other forms common
+ * encoders produce (`%0D` `%20` `%09` `%2B` `%2F` `%3D`, literal markers), going from the
+ * percent-encoded text to DER bytes with no intermediate string. Neither decides a refusal: on
+ * anything else they hand the value to the reference decoder below (`percentDecode` then
+ * `splitPem`), which accepts every strictly valid variant and gives the reason for a refusal. So
+ * the fast paths cannot accept what the strict decoder refuses, and unusual but valid spellings
+ * still work.
  */
 import type { MalformedReason } from './types.js'
 
@@ -123,13 +127,58 @@ function isEncodedSpace (s: string, i: number): boolean {
   return (h === 0x30 && (l === 0x61 || l === 0x64 || l === 0x39)) || (h === 0x32 && l === 0x30)
 }
 
+const LINE_BREAK = '%0A'
+
+/**
+ * The exact form ALB sends, with native string operations: per block, the text between the encoded
+ * markers with its `%0A` line breaks removed must be canonical base64 (so `splitPem`'s regex and
+ * length rule hold, and its `Buffer.from` gives the same bytes); blocks are separated by `%0A` only. Returns null on anything else.
+ *
+ * Why this cannot accept what the reference refuses or decode differently: once the `%0A` are
+ * removed, no `%` is left (canonical base64 has none), so every `%` of the body started a `%0A`, which
+ * the reference decodes to a line break at the same places and then strips as whitespace; the
+ * markers decode to the reference's markers, and the first END marker is the one the reference
+ * finds (an earlier decoded one would have left `-` or `%` in the body).
+ */
+export function decodeAlb (s: string, maxCertificates: number): Uint8Array[] | null {
+  const n = s.length
+  const certificates: Uint8Array[] = []
+  let i = 0
+  while (i < n) {
+    if (certificates.length >= maxCertificates || !s.startsWith(BEGIN_ENCODED, i)) return null
+    const bodyStart = i + BEGIN_ENCODED.length
+    const bodyEnd = s.indexOf(END_ENCODED, bodyStart)
+    if (bodyEnd === -1) return null
+    const body = s.slice(bodyStart, bodyEnd).replaceAll(LINE_BREAK, '')
+    // Node's base64 decoder skips characters outside the alphabet, so the bytes alone prove
+    // nothing; that they encode back to exactly `body` does: then `body` is canonical base64 (only
+    // the alphabet, `=` padding only at the end, a length that is a multiple of 4), which
+    // BASE64_BODY accepts. Cheaper than the regex, which costs twice the decoding. Non-canonical
+    // but valid bodies (non-zero trailing bits) go on to the one-pass decoder.
+    const der = Buffer.from(body, 'base64')
+    if (body.length === 0 || der.toString('base64') !== body) return null
+    certificates.push(der)
+    i = bodyEnd + END_ENCODED.length
+    while (s.startsWith(LINE_BREAK, i)) i += LINE_BREAK.length
+  }
+  return certificates.length === 0 ? null : certificates
+}
+
+/**
+ * The fast decoders in turn: the ALB form with native operations, then the one-pass decoder for the
+ * other common spellings. Null when neither takes the value (the reference decoder decides).
+ */
+export function decodeFast (s: string, maxCertificates: number): Uint8Array[] | null {
+  return decodeAlb(s, maxCertificates) ?? decodeOnePass(s, maxCertificates)
+}
+
 /**
  * One pass from the percent-encoded value to DER. Returns null when the value is not in the forms
  * it knows (the caller then runs the reference decoder); never returns bytes the reference would
  * refuse or decode differently. Whole 4-character groups are decoded at once; line breaks, padding
  * and the END marker take the per-character path.
  */
-export function decodeFast (s: string, maxCertificates: number): Uint8Array[] | null {
+export function decodeOnePass (s: string, maxCertificates: number): Uint8Array[] | null {
   const n = s.length
   // 3 bytes per 4 base64 characters is an upper bound for everything the header can hold. From
   // Node's buffer pool: a fresh Uint8Array of this size costs a zeroed off-heap allocation.

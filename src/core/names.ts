@@ -53,7 +53,8 @@ function toHex (bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 }
 
-function stringValue (block: asn1js.AsnType): string | null {
+/** Text of a directory string value, null for any other type. */
+export function stringValue (block: asn1js.AsnType): string | null {
   if (
     block instanceof asn1js.Utf8String || block instanceof asn1js.PrintableString ||
     block instanceof asn1js.IA5String || block instanceof asn1js.BmpString ||

@@ -1,7 +1,8 @@
 /**
- * parse: DER -> the fields validation and identity need. pkijs/asn1js do the ASN.1; this module
- * keeps the raw slices (TBS, names, SPKI) that signature checks and name chaining work on, and turns
- * the extensions that matter into plain values.
+ * parse: DER -> the fields validation and identity need. Canonical DER certificates are read over
+ * the bytes (parse-der.ts); everything else by asn1js/pkijs, the reference. This module keeps the
+ * raw slices (TBS, names, SPKI) that signature checks and name chaining work on, and turns the
+ * extensions that matter into plain values.
  */
 import { createHash } from 'node:crypto'
 import * as asn1js from 'asn1js'
@@ -9,6 +10,10 @@ import { LRUCache } from 'lru-cache'
 import * as pkijs from 'pkijs'
 import { parseName, nameKey, type Rdns } from './names.js'
 import { children, readOne } from './der.js'
+import {
+  authorityKeyIdentifierFast, basicConstraintsFast, extKeyUsageFast, keyUsageBytesFast, readCertificateFast,
+  subjectKeyIdentifierFast, type FastCertificate
+} from './parse-der.js'
 import { formatIp, parseGeneralNames, type GeneralNames } from './general-names.js'
 import { parseNameConstraints, type NameConstraints } from './name-constraints.js'
 
@@ -50,13 +55,10 @@ export interface RawExtension {
   readonly critical: boolean
   /** Contents of extnValue (the extension's own DER). */
   readonly value: Uint8Array
-  /** pkijs' parsed form, when pkijs knows the type and it parsed. */
-  readonly parsed: unknown
 }
 
 export interface ParsedCertificate {
   readonly der: Uint8Array
-  readonly pkijs: pkijs.Certificate
   readonly version: number
   readonly tbs: Uint8Array
   /** Serial number content octets as encoded (two's complement). */
@@ -73,11 +75,16 @@ export interface ParsedCertificate {
   readonly notBefore: Date
   readonly notAfter: Date
   readonly spki: Uint8Array
+  /** OID of the subject public key's algorithm. */
+  readonly spkiAlgorithm: string
+  /** The key algorithm's parameters are an OBJECT IDENTIFIER (a named curve for EC keys). */
+  readonly spkiParamsAreOid: boolean
   readonly signatureAlgorithm: string
   /** DER of the outer signatureAlgorithm. */
   readonly signatureAlgorithmDer: Uint8Array
   /** DER of the TBS signature field; RFC 5280 requires it to equal the outer one. */
   readonly tbsSignatureAlgorithmDer: Uint8Array
+  /** asn1js form of the outer signatureAlgorithm parameters (read for RSASSA-PSS), or undefined. */
   readonly signatureParams: unknown
   readonly signature: Uint8Array
   readonly extensions: readonly RawExtension[]
@@ -116,8 +123,7 @@ function serialHex (bytes: Uint8Array): string {
   return hex === '' ? '0' : hex
 }
 
-function bitStringMask (bits: asn1js.BitString): number {
-  const bytes = bits.valueBlock.valueHexView
+function bitsMask (bytes: Uint8Array): number {
   let mask = 0
   for (let i = 0; i < 9; i++) {
     const byte = bytes[i >> 3]
@@ -126,13 +132,195 @@ function bitStringMask (bits: asn1js.BitString): number {
   return mask
 }
 
+const KNOWN = new Set<string>(Object.values(OID))
+
+/**
+ * The extensions of one certificate, read into the fields ParsedCertificate carries. Both parsers
+ * feed it: the reference with pkijs' Extension objects, the fast reader with the raw values and,
+ * for any extension it does not read itself, pkijs' Extension of the same bytes, so the outcome
+ * (values, malformed extension, exceptions) is the reference's.
+ */
+class ExtensionReader {
+  readonly extensions: RawExtension[] = []
+  readonly seen = new Set<string>()
+  duplicateExtension: string | null = null
+  badExtension: string | null = null
+  basicConstraints: ParsedCertificate['basicConstraints'] = null
+  keyUsage: number | null = null
+  extKeyUsage: string[] | null = null
+  san: GeneralNames | null = null
+  ski: Uint8Array | null = null
+  aki: Uint8Array | null = null
+  akiByName = false
+  nameConstraints: NameConstraints | null = null
+
+  /** `pkijsExtension` is called only when the extension needs pkijs (never for the own parsers). */
+  add (oid: string, critical: boolean, value: Uint8Array, pkijsExtension: () => pkijs.Extension, fast: boolean): void {
+    if (this.seen.has(oid)) this.duplicateExtension ??= oid
+    this.seen.add(oid)
+    this.extensions.push({ oid, critical, value })
+    if (OWN_PARSERS.has(oid)) {
+      try {
+        if (oid === OID.subjectAltName) this.san = parseGeneralNames(value)
+        else if (oid === OID.nameConstraints) this.nameConstraints = parseNameConstraints(value)
+        else checkAuthorityInfoAccess(value)
+      } catch {
+        this.badExtension ??= oid
+      }
+      return
+    }
+    if (fast && this.readCanonical(oid, value)) return
+    const ext = pkijsExtension()
+    const parsed = ext.parsedValue as (Record<string, unknown> & { parsingError?: string }) | undefined
+    if (KNOWN.has(oid) && (parsed === undefined || parsed === null || parsed.parsingError !== undefined)) {
+      this.badExtension ??= oid
+      return
+    }
+    try {
+      switch (oid) {
+        case OID.basicConstraints: this.basicConstraints = readBasicConstraints(value); break
+        case OID.keyUsage: this.keyUsage = bitsMask((parsed as unknown as asn1js.BitString).valueBlock.valueHexView); break
+        case OID.extKeyUsage: this.extKeyUsage = [...(parsed as unknown as pkijs.ExtKeyUsage).keyPurposes]; break
+        case OID.subjectKeyIdentifier: this.ski = new Uint8Array((parsed as unknown as asn1js.OctetString).valueBlock.valueHexView); break
+        case OID.authorityKeyIdentifier: {
+          const akiValue = parsed as unknown as pkijs.AuthorityKeyIdentifier
+          const id = akiValue.keyIdentifier
+          this.aki = id === undefined ? null : new Uint8Array(id.valueBlock.valueHexView)
+          this.akiByName = akiValue.authorityCertIssuer !== undefined || akiValue.authorityCertSerialNumber !== undefined
+          break
+        }
+      }
+    } catch {
+      this.badExtension ??= oid
+    }
+  }
+
+  /** The canonical encodings of the interpreted extensions; false leaves the extension to pkijs. */
+  private readCanonical (oid: string, value: Uint8Array): boolean {
+    try {
+      switch (oid) {
+        case OID.basicConstraints: {
+          const bc = basicConstraintsFast(value)
+          if (bc !== null) this.basicConstraints = bc
+          return bc !== null
+        }
+        case OID.keyUsage: {
+          const bytes = keyUsageBytesFast(value)
+          if (bytes !== null) this.keyUsage = bitsMask(bytes)
+          return bytes !== null
+        }
+        case OID.extKeyUsage: {
+          const purposes = extKeyUsageFast(value)
+          if (purposes !== null) this.extKeyUsage = purposes
+          return purposes !== null
+        }
+        case OID.subjectKeyIdentifier: {
+          const id = subjectKeyIdentifierFast(value)
+          if (id !== null) this.ski = id
+          return id !== null
+        }
+        case OID.authorityKeyIdentifier: {
+          const id = authorityKeyIdentifierFast(value)
+          if (id !== null) this.aki = id
+          return id !== null
+        }
+        default:
+          return false
+      }
+    } catch {
+      return false
+    }
+  }
+}
+
 const cache = new WeakMap<Uint8Array, ParsedCertificate>()
 
-/** Parses one DER certificate. Throws CertificateParseError on anything that is not one. */
+/**
+ * Parses one DER certificate. Throws CertificateParseError on anything that is not one.
+ *
+ * Certificates in the canonical DER form CAs produce are read by the fast reader (parse-der.ts)
+ * over the bytes; anything else, and every refusal, goes through the reference parser (asn1js +
+ * pkijs over the whole certificate), which alone decides what is refused and why.
+ */
 export function parseCertificate (der: Uint8Array): ParsedCertificate {
   const cached = cache.get(der)
   if (cached !== undefined) return cached
   checkEnvelope(der)
+  const fast = readCertificateFast(der)
+  const parsed = fast === null ? parseReference(der) : fromFast(der, fast)
+  cache.set(der, parsed)
+  return parsed
+}
+
+/** The reference parser alone, envelope check included (for tests comparing it with the fast reader). */
+export function parseCertificateReference (der: Uint8Array): ParsedCertificate {
+  checkEnvelope(der)
+  return parseReference(der)
+}
+
+/** The fast reader alone: null when it leaves the certificate to the reference (for tests). */
+export function parseCertificateFast (der: Uint8Array): ParsedCertificate | null {
+  checkEnvelope(der)
+  const fast = readCertificateFast(der)
+  return fast === null ? null : fromFast(der, fast)
+}
+
+function fromFast (der: Uint8Array, c: FastCertificate): ParsedCertificate {
+  const ext = new ExtensionReader()
+  for (const e of c.extensions ?? []) {
+    ext.add(e.oid, e.critical, e.value, () => new pkijs.Extension({ schema: asn1js.fromBER(e.der).result }), true)
+  }
+  const subjectKey = nameKey(c.subject)
+  const issuerKey = nameKey(c.issuer)
+  const params = c.signatureAlgorithm.params
+  return {
+    der,
+    version: c.version,
+    tbs: c.tbs,
+    serialBytes: c.serialBytes,
+    serialNumber: serialHex(c.serialBytes),
+    subject: c.subject,
+    issuer: c.issuer,
+    subjectKey,
+    issuerKey,
+    subjectDer: c.subjectDer,
+    issuerDer: c.issuerDer,
+    selfIssued: subjectKey === issuerKey,
+    notBefore: c.notBefore,
+    notAfter: c.notAfter,
+    spki: c.spki,
+    spkiAlgorithm: c.spkiAlgorithm.oid,
+    spkiParamsAreOid: c.spkiAlgorithm.params?.tag === 0x06,
+    signatureAlgorithm: c.signatureAlgorithm.oid,
+    signatureAlgorithmDer: c.signatureAlgorithm.der,
+    tbsSignatureAlgorithmDer: c.tbsSignature.der,
+    signatureParams: params === undefined ? undefined : asn1js.fromBER(params.der).result,
+    signature: c.signature,
+    ...extensionFields(ext),
+    fingerprint256: createHash('sha256').update(der).digest('hex')
+  }
+}
+
+function extensionFields (ext: ExtensionReader): Pick<ParsedCertificate, 'extensions' | 'duplicateExtension' | 'basicConstraints' |
+  'keyUsage' | 'extKeyUsage' | 'san' | 'subjectKeyIdentifier' | 'authorityKeyIdentifier' | 'authorityKeyIdentifierByName' |
+  'nameConstraints' | 'badExtension'> {
+  return {
+    extensions: ext.extensions,
+    duplicateExtension: ext.duplicateExtension,
+    basicConstraints: ext.basicConstraints,
+    keyUsage: ext.keyUsage,
+    extKeyUsage: ext.extKeyUsage,
+    san: ext.san,
+    subjectKeyIdentifier: ext.ski,
+    authorityKeyIdentifier: ext.aki,
+    authorityKeyIdentifierByName: ext.akiByName,
+    nameConstraints: ext.nameConstraints,
+    badExtension: ext.badExtension
+  }
+}
+
+/** The reference: asn1js builds the whole tree, pkijs checks it against the Certificate schema. */
+function parseReference (der: Uint8Array): ParsedCertificate {
   const asn1 = asn1js.fromBER(der)
   if (asn1.offset === -1 || asn1.offset !== der.byteLength) throw new CertificateParseError('not a single DER structure')
   const root = asn1.result
@@ -161,63 +349,15 @@ export function parseCertificate (der: Uint8Array): ParsedCertificate {
     throw new CertificateParseError(`bad name: ${(err as Error).message}`)
   }
 
-  const extensions: RawExtension[] = []
-  const seen = new Set<string>()
-  let duplicateExtension: string | null = null
-  let badExtension: string | null = null
-  let basicConstraints: ParsedCertificate['basicConstraints'] = null
-  let keyUsage: number | null = null
-  let extKeyUsage: string[] | null = null
-  let san: GeneralNames | null = null
-  let ski: Uint8Array | null = null
-  let aki: Uint8Array | null = null
-  let akiByName = false
-  let nameConstraints: NameConstraints | null = null
-  for (const ext of cert.extensions ?? []) {
-    if (seen.has(ext.extnID)) duplicateExtension ??= ext.extnID
-    seen.add(ext.extnID)
-    const value = new Uint8Array(ext.extnValue.valueBlock.valueHexView)
-    if (OWN_PARSERS.has(ext.extnID)) {
-      extensions.push({ oid: ext.extnID, critical: ext.critical, value, parsed: undefined })
-      try {
-        if (ext.extnID === OID.subjectAltName) san = parseGeneralNames(value)
-        else if (ext.extnID === OID.nameConstraints) nameConstraints = parseNameConstraints(value)
-        else checkAuthorityInfoAccess(value)
-      } catch {
-        badExtension ??= ext.extnID
-      }
-      continue
-    }
-    const parsed = ext.parsedValue as (Record<string, unknown> & { parsingError?: string }) | undefined
-    extensions.push({ oid: ext.extnID, critical: ext.critical, value, parsed })
-    const known = (Object.values(OID) as string[]).includes(ext.extnID)
-    if (known && (parsed === undefined || parsed === null || parsed.parsingError !== undefined)) {
-      badExtension ??= ext.extnID
-      continue
-    }
-    try {
-      switch (ext.extnID) {
-        case OID.basicConstraints: basicConstraints = readBasicConstraints(ext.extnValue.valueBlock.valueHexView); break
-        case OID.keyUsage: keyUsage = bitStringMask(parsed as unknown as asn1js.BitString); break
-        case OID.extKeyUsage: extKeyUsage = [...(parsed as unknown as pkijs.ExtKeyUsage).keyPurposes]; break
-        case OID.subjectKeyIdentifier: ski = new Uint8Array((parsed as unknown as asn1js.OctetString).valueBlock.valueHexView); break
-        case OID.authorityKeyIdentifier: {
-          const akiValue = parsed as unknown as pkijs.AuthorityKeyIdentifier
-          const id = akiValue.keyIdentifier
-          aki = id === undefined ? null : new Uint8Array(id.valueBlock.valueHexView)
-          akiByName = akiValue.authorityCertIssuer !== undefined || akiValue.authorityCertSerialNumber !== undefined
-          break
-        }
-      }
-    } catch {
-      badExtension ??= ext.extnID
-    }
+  const ext = new ExtensionReader()
+  for (const e of cert.extensions ?? []) {
+    ext.add(e.extnID, e.critical, new Uint8Array(e.extnValue.valueBlock.valueHexView), () => e, false)
   }
 
   const serialBytes = new Uint8Array(serialBlock.valueBlock.valueHexView)
-  const parsed: ParsedCertificate = {
+  const spkiAlgorithm = cert.subjectPublicKeyInfo.algorithm
+  return {
     der,
-    pkijs: cert,
     version: cert.version + 1,
     tbs: view(tbsBlock),
     serialBytes,
@@ -232,26 +372,16 @@ export function parseCertificate (der: Uint8Array): ParsedCertificate {
     notBefore: cert.notBefore.value,
     notAfter: cert.notAfter.value,
     spki: view(spkiBlock),
+    spkiAlgorithm: spkiAlgorithm.algorithmId,
+    spkiParamsAreOid: spkiAlgorithm.algorithmParams instanceof asn1js.ObjectIdentifier,
     signatureAlgorithm: cert.signatureAlgorithm.algorithmId,
     signatureAlgorithmDer: view(sigAlgBlock),
     tbsSignatureAlgorithmDer: view(tbsSigBlock),
     signatureParams: cert.signatureAlgorithm.algorithmParams,
     signature: new Uint8Array(cert.signatureValue.valueBlock.valueHexView),
-    extensions,
-    duplicateExtension,
-    basicConstraints,
-    keyUsage,
-    extKeyUsage,
-    san,
-    subjectKeyIdentifier: ski,
-    authorityKeyIdentifier: aki,
-    authorityKeyIdentifierByName: akiByName,
-    nameConstraints,
-    badExtension,
+    ...extensionFields(ext),
     fingerprint256: createHash('sha256').update(der).digest('hex')
   }
-  cache.set(der, parsed)
-  return parsed
 }
 
 /**
