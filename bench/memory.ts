@@ -91,7 +91,7 @@ async function main (target: number, maxBytes: number, seconds: number): Promise
 /** Runs the measurement in a fresh process so other benchmarks' garbage does not count. */
 export async function runMemory (quick: boolean): Promise<MemoryResult> {
   const script = fileURLToPath(import.meta.url)
-  const args = quick ? ['3000', String(2 * MiB), '20'] : ['100000', String(16 * MiB), '45']
+  const args = quick ? ['3000', String(2 * MiB), '20'] : ['100000', String(16 * MiB), '120']
   const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   for await (const chunk of child.stdout) out += String(chunk)
