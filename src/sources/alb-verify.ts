@@ -66,9 +66,21 @@ export function readAlbVerifyHeaders (headers: HeaderMap, names: AlbVerifyHeader
  * The same from Node's `rawHeaders` (name, value, name, value, ...): a header sent twice becomes an
  * array even where Node would join the lines with ", " (which a DN header cannot be told apart from).
  */
+/** Header name -> field, built once per names object (this runs on every request). */
+const lookups = new WeakMap<AlbVerifyHeaderNames, Map<string, keyof AlbVerifyHeaderNames>>()
+
+function lookupOf (names: AlbVerifyHeaderNames): Map<string, keyof AlbVerifyHeaderNames> {
+  let wanted = lookups.get(names)
+  if (wanted === undefined) {
+    wanted = new Map()
+    for (const [key, name] of Object.entries(names)) wanted.set(name.toLowerCase(), key as keyof AlbVerifyHeaderNames)
+    lookups.set(names, wanted)
+  }
+  return wanted
+}
+
 export function readAlbVerifyRawHeaders (rawHeaders: readonly string[], names: AlbVerifyHeaderNames = DEFAULT_VERIFY_HEADERS): AlbVerifyValues {
-  const wanted = new Map<string, keyof AlbVerifyHeaderNames>()
-  for (const [key, name] of Object.entries(names)) wanted.set(name, key as keyof AlbVerifyHeaderNames)
+  const wanted = lookupOf(names)
   const out: Record<string, string | string[]> = {}
   for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
     const key = wanted.get(rawHeaders[i]!.toLowerCase())
