@@ -1,6 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { decodeAlb, decodeFast, decodeHeader, decodeReference, percentDecode, splitPem } from '../src/core/decode.js'
+import { prng } from './helpers/random.js'
 
 const body = Buffer.from('0\x82\x00\x01hello world, a fake DER body that is long enough').toString('base64')
 const pem = `-----BEGIN CERTIFICATE-----\n${body}\n-----END CERTIFICATE-----\n`
@@ -78,17 +79,6 @@ test('more certificates than allowed is refused before decoding them all', () =>
   assert.equal(!r.ok && r.reason, 'too-many-certificates')
   assert.ok(splitPem(pem.repeat(6), 6).ok)
 })
-
-/** A deterministic pseudo-random source, so a failing case can be replayed. */
-function prng (seed: number): () => number {
-  let x = seed >>> 0
-  return () => {
-    x ^= x << 13; x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5; x >>>= 0
-    return x / 0x100000000
-  }
-}
 
 function randomPem (rand: () => number, bytes: number): string {
   const der = Buffer.alloc(bytes)

@@ -12,6 +12,7 @@ import { oidFast, timeFast } from '../src/core/parse-der.js'
 import { parseCertificate, parseCertificateFast, parseCertificateReference, type ParsedCertificate } from '../src/core/parse.js'
 import { createTestPki, type TestPki } from '../src/pki/index.js'
 import { loadCases } from './conformance/limbo.js'
+import { prng } from './helpers/random.js'
 
 /** Everything a ParsedCertificate says, as comparable plain data. */
 function plain (cert: ParsedCertificate): unknown {
@@ -138,17 +139,6 @@ test('generated certificates: the fast reader takes the usual ones and reads the
   for (const [label, der] of certs) if (compare(der, label)) taken++
   assert.ok(taken >= certs.length - 8, `fast reader took only ${taken} of ${certs.length}`)
 })
-
-/** A deterministic pseudo-random source, so a failing case can be replayed. */
-function prng (seed: number): () => number {
-  let x = seed >>> 0
-  return () => {
-    x ^= x << 13; x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5; x >>>= 0
-    return x / 0x100000000
-  }
-}
 
 test('mutated DER: parseCertificate gives the reference result or error, and the fast reader never accepts more', async () => {
   const rand = prng(2024)
