@@ -20,5 +20,5 @@ export type {
   ClientCertRules, ClientCertCheck, ClientCertGuard, NameRules, SanRules, ValueMatcher, ValueRule, KnownAttributeName, AttributeOid
 } from './guards.js'
 export type { TrustedProxies } from './sources/trusted-proxies.js'
-export { DEFAULT_TRUSTED_PROXIES } from './sources/trusted-proxies.js'
+export { DEFAULT_TRUSTED_PROXIES, compileTrustedProxies } from './sources/trusted-proxies.js'
 export { CertMissingError, CertMalformedError, CertInvalidError, ForbiddenError, InvalidOptionError } from './errors.js'
