@@ -13,8 +13,7 @@ import mtls, {
   type SanRules
 } from '../../src/index.js'
 
-type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
-function expectType<T extends true> (_: T): void {}
+import { expectType, type Equal } from './expect.js'
 
 const full: ClientCertRules = {
   subject: { O: 'Example Corp', OU: ['Billing', 'Finance'], CN: /^svc-/, '2.5.4.15': 'Private Organization' },

@@ -12,8 +12,7 @@ import mtlsPassthrough, {
   type VerifyResult
 } from '../../src/index.js'
 
-type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends (<T>() => T extends B ? 1 : 2) ? true : false
-function expectType<T extends true> (_: T): void {}
+import { expectType, type Equal } from './expect.js'
 
 const app = Fastify()
 await app.register(mtlsPassthrough, { roots: ['-----BEGIN CERTIFICATE-----'] })
