@@ -258,13 +258,13 @@ export interface Revocation {
 }
 
 /**
- * Indexes CRLs by issuer name and verifies, at load time, those issued by a configured root
- * (InvalidOptionError when such a CRL does not verify). CRLs of intermediates are verified against
- * the intermediate on first use, once per (CRL, issuer certificate) pair.
+ * Indexes CRLs by issuer name and verifies, at load time, those issued by a configured CA (`cas`:
+ * the roots and configured intermediates; InvalidOptionError when such a CRL does not verify). CRLs
+ * of CAs met only in a client's chain are verified on first use, once per (CRL, issuer) pair.
  */
 export function createRevocation (
   crls: readonly ParsedCrl[],
-  roots: readonly ParsedCertificate[],
+  cas: readonly ParsedCertificate[],
   policy: AlgorithmPolicy,
   options: { onExpired?: 'reject' | 'ignore' } = {}
 ): Revocation {
@@ -287,9 +287,9 @@ export function createRevocation (
     return result
   }
   for (const crl of crls) {
-    const candidates = roots.filter((root) => crlFor(crl, root))
+    const candidates = cas.filter((ca) => crlFor(crl, ca))
     if (candidates.length === 0) continue
-    const problems = candidates.map((root) => issuerProblem(crl, root))
+    const problems = candidates.map((ca) => issuerProblem(crl, ca))
     if (!problems.includes(null)) throw new InvalidOptionError(`crls: CRL ${crl.crlNumber} of a configured CA does not verify: ${problems[0]!}`)
   }
   return {
