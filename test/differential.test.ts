@@ -41,7 +41,6 @@ const POLICY: Partial<Record<Kind, { ours: 'accept' | 'reject', openssl: 'accept
   'leaf-ca': { ours: 'reject', openssl: 'accept', why: 'a CA certificate is never a client identity here (ca-as-leaf); OpenSSL lets a CA act as a TLS client' },
   'leaf-certsign': { ours: 'reject', openssl: 'accept', why: 'keyCertSign on a leaf is refused as ca-as-leaf; OpenSSL only looks at the purpose bits' },
   'leaf-key-agreement-only': { ours: 'reject', openssl: 'accept', why: 'we require digitalSignature on the leaf; OpenSSL sslclient also takes keyAgreement (static (EC)DH client certificates, unused in TLS 1.3)' },
-  'eku-any': { ours: 'accept', openssl: 'reject', why: 'anyExtendedKeyUsage satisfies any required EKU (RFC 5280 4.2.1.12, documented option semantics); OpenSSL sslclient wants clientAuth itself' },
   'ca-eku-server': { ours: 'accept', openssl: 'reject', why: 'EKU is checked on the leaf only (RFC 5280 has no EKU chaining); OpenSSL also applies the purpose to CA certificates' }
 }
 

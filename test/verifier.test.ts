@@ -146,17 +146,38 @@ test('validity: expired, not yet valid, clock tolerance, ignoreExpiry', async ()
   assert.equal(reasonOf(clocked.verifySync(header(p.leaf, p.intermediate))), 'FST_MTLS_CERT_INVALID:not-yet-valid')
 })
 
-test('extended key usage: clientAuth required when present, configurable, any satisfies', async () => {
+test('extended key usage: clientAuth required when present, configurable', async () => {
   const server = await p.issue({ subject: 'CN=server', extendedKeyUsage: ['serverAuth'] })
-  const any = await p.issue({ subject: 'CN=any', extendedKeyUsage: ['anyExtendedKeyUsage'] })
   const none = await p.issue({ subject: 'CN=none', extendedKeyUsage: false })
   const v = createVerifier({ roots: p.root.pem })
   assert.equal(reasonOf(v.verifySync(header(server, p.intermediate))), 'FST_MTLS_CERT_INVALID:extended-key-usage')
-  assert.ok(v.verifySync(header(any, p.intermediate)).ok)
   assert.ok(v.verifySync(header(none, p.intermediate)).ok)
   assert.ok(createVerifier({ roots: p.root.pem, extendedKeyUsage: false }).verifySync(header(server, p.intermediate)).ok)
   assert.ok(createVerifier({ roots: p.root.pem, extendedKeyUsage: ['serverAuth'] }).verifySync(header(server, p.intermediate)).ok)
   assert.equal(reasonOf(createVerifier({ roots: p.root.pem, extendedKeyUsage: ['1.2.3.4'] }).verifySync(header(p.leaf, p.intermediate))), 'FST_MTLS_CERT_INVALID:extended-key-usage')
+})
+
+test('anyExtendedKeyUsage on the leaf: refused by default, satisfies any usage when allowed', async () => {
+  const any = await p.issue({ subject: 'CN=any', extendedKeyUsage: ['anyExtendedKeyUsage'] })
+  const clientAndAny = await p.issue({ subject: 'CN=client-any', extendedKeyUsage: ['clientAuth', 'anyExtendedKeyUsage'] })
+  const strict = createVerifier({ roots: p.root.pem })
+  // Listing the required usage next to anyExtendedKeyUsage does not help: the leaf is "for any purpose".
+  for (const leaf of [any, clientAndAny]) {
+    const result = strict.verifySync(header(leaf, p.intermediate))
+    assert.equal(reasonOf(result), 'FST_MTLS_CERT_INVALID:extended-key-usage')
+    assert.match(result.ok ? '' : result.message, /anyExtendedKeyUsage/)
+  }
+  const relaxed = createVerifier({ roots: p.root.pem, allowAnyExtendedKeyUsage: true })
+  assert.ok(relaxed.verifySync(header(any, p.intermediate)).ok)
+  assert.ok(relaxed.verifySync(header(clientAndAny, p.intermediate)).ok)
+  assert.ok(createVerifier({ roots: p.root.pem, allowAnyExtendedKeyUsage: true, extendedKeyUsage: ['1.2.3.4'] }).verifySync(header(any, p.intermediate)).ok)
+  // extendedKeyUsage: false turns every EKU rule off, this one included.
+  assert.ok(createVerifier({ roots: p.root.pem, extendedKeyUsage: false }).verifySync(header(any, p.intermediate)).ok)
+  // The leaf rule still holds where no anyExtendedKeyUsage is involved.
+  assert.ok(relaxed.verifySync(header(p.leaf, p.intermediate)).ok)
+  assert.throws(() => createVerifier({ roots: p.root.pem, extendedKeyUsage: ['anyExtendedKeyUsage'] }), { code: 'FST_MTLS_INVALID_OPTION', message: /allowAnyExtendedKeyUsage/ })
+  assert.throws(() => createVerifier({ roots: p.root.pem, allowAnyExtendedKeyUsage: 'yes' as unknown as boolean }), { code: 'FST_MTLS_INVALID_OPTION' })
+  assert.ok(createVerifier({ roots: p.root.pem, allowAnyExtendedKeyUsage: true, extendedKeyUsage: ['anyExtendedKeyUsage'] }).verifySync(header(any, p.intermediate)).ok)
 })
 
 test('CA as leaf, leaf keyUsage, issuer not a CA, issuer keyUsage, pathLen', async () => {

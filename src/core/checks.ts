@@ -14,6 +14,8 @@ export interface CertificatePolicy {
   ignoreExpiry: boolean
   /** Required leaf EKU OIDs, or false for no check. */
   extendedKeyUsage: readonly string[] | false
+  /** anyExtendedKeyUsage on the leaf satisfies every required usage (RFC 5280 semantics) instead of refusing it. */
+  allowAnyExtendedKeyUsage: boolean
 }
 
 const ANY_EKU = '2.5.29.37.0'
@@ -22,7 +24,7 @@ const EC_PUBLIC_KEY = '1.2.840.10045.2.1'
 /**
  * Two rules stricter than RFC 5280, taken from the CA/B Forum profile: a critical extendedKeyUsage
  * on the client certificate and an extendedKeyUsage on a self-signed root are refused. Both are
- * rare in client PKIs and both make the meaning of EKU ambiguous; see docs/readme/conformance.md.
+ * rare in client PKIs and both make the meaning of EKU ambiguous; see README, Standards conformance.
  */
 const STRICT_EKU = true
 
@@ -129,8 +131,13 @@ export function checkLeaf (cert: ParsedCertificate, policy: CertificatePolicy): 
       return problem('extended-key-usage', `${label(cert)}: critical extendedKeyUsage`)
     }
   }
-  if (policy.extendedKeyUsage !== false && cert.extKeyUsage !== null && !cert.extKeyUsage.includes(ANY_EKU)) {
-    // anyExtendedKeyUsage satisfies every required usage (documented behaviour; see EXCEPTIONS.md).
+  if (policy.extendedKeyUsage !== false && cert.extKeyUsage !== null) {
+    if (cert.extKeyUsage.includes(ANY_EKU)) {
+      // A leaf "for any purpose" is refused by default (CA/B Forum 7.1.2.7.10); RFC 5280
+      // 4.2.1.12 leaves the choice to the application, and allowAnyExtendedKeyUsage takes its reading.
+      if (policy.allowAnyExtendedKeyUsage) return null
+      return problem('extended-key-usage', `${label(cert)}: anyExtendedKeyUsage in a client certificate (allowAnyExtendedKeyUsage accepts it)`)
+    }
     for (const required of policy.extendedKeyUsage) {
       if (!cert.extKeyUsage.includes(required)) return problem('extended-key-usage', `${label(cert)}: extendedKeyUsage does not allow ${required}`)
     }

@@ -155,11 +155,16 @@ export interface VerifierOptions {
   /** Seconds of clock skew tolerated on notBefore/notAfter. Default 0. */
   clockTolerance?: number
   /**
-   * EKU the leaf must allow when it carries the extendedKeyUsage extension (`anyExtendedKeyUsage`
-   * satisfies any). Names (`clientAuth`, `serverAuth`, ...) or dotted OIDs. Default `['clientAuth']`;
-   * `false` turns the check off.
+   * EKU the leaf must allow when it carries the extendedKeyUsage extension. Names (`clientAuth`,
+   * `serverAuth`, ...) or dotted OIDs. Default `['clientAuth']`; `false` turns every EKU check off.
    */
   extendedKeyUsage?: readonly string[] | false
+  /**
+   * Accept a leaf whose extendedKeyUsage lists `anyExtendedKeyUsage`, which then satisfies every
+   * required usage (RFC 5280 4.2.1.12). Default false: such a leaf is refused with reason
+   * `extended-key-usage`, as the CA/B Forum profile (7.1.2.7.10) requires.
+   */
+  allowAnyExtendedKeyUsage?: boolean
   /** Most intermediates allowed between leaf and root. Default 4 (ALB's limit). */
   maxChainDepth?: number
   /** Longer header values are refused before any parsing. Default 16384 (ALB's limit). */

@@ -69,15 +69,20 @@ function integerOption (value: unknown, name: string, fallback: number, min: num
   return value
 }
 
-function ekuOption (value: VerifierOptions['extendedKeyUsage']): readonly string[] | false {
+function ekuOption (value: VerifierOptions['extendedKeyUsage'], allowAny: boolean): readonly string[] | false {
   if (value === undefined) return [EKU_OIDS.clientAuth!]
   if (value === false) return false
   if (!Array.isArray(value)) throw new InvalidOptionError('extendedKeyUsage must be an array of EKU names or OIDs, or false')
-  return value.map((name: unknown) => {
+  const oids = value.map((name: unknown) => {
     if (typeof name === 'string' && EKU_OIDS[name] !== undefined) return EKU_OIDS[name]
     if (typeof name === 'string' && /^\d+(\.\d+)+$/.test(name)) return name
     throw new InvalidOptionError(`extendedKeyUsage: unknown usage ${String(name)} (use ${Object.keys(EKU_OIDS).join(', ')} or a dotted OID)`)
   })
+  if (!allowAny && oids.includes(EKU_OIDS.anyExtendedKeyUsage!)) {
+    // Requiring a usage that is refused on sight would accept only leaves without the extension.
+    throw new InvalidOptionError('extendedKeyUsage: anyExtendedKeyUsage cannot be required while leaves carrying it are refused (set allowAnyExtendedKeyUsage: true)')
+  }
+  return oids
 }
 
 function crlPolicyOption (value: VerifierOptions['crlPolicy']): 'reject' | 'ignore' {
@@ -117,10 +122,15 @@ export function resolveSettings (options: VerifierOptions, rootsOptional = false
     throw new InvalidOptionError('clockTolerance must be a number of seconds from 0 to 86400')
   }
   const maxChainDepth = integerOption(options.maxChainDepth, 'maxChainDepth', 4, 0, 16)
+  if (options.allowAnyExtendedKeyUsage !== undefined && typeof options.allowAnyExtendedKeyUsage !== 'boolean') {
+    throw new InvalidOptionError('allowAnyExtendedKeyUsage must be a boolean')
+  }
+  const allowAnyExtendedKeyUsage = options.allowAnyExtendedKeyUsage === true
   const policy: PathPolicy = {
     clockToleranceMs: (options.clockTolerance ?? 0) * 1000,
     ignoreExpiry: options.ignoreExpiry === true,
-    extendedKeyUsage: ekuOption(options.extendedKeyUsage),
+    extendedKeyUsage: ekuOption(options.extendedKeyUsage, allowAnyExtendedKeyUsage),
+    allowAnyExtendedKeyUsage,
     maxChainDepth,
     minRsaKeyBits: integerOption(options.minRsaKeyBits, 'minRsaKeyBits', 2048, 1024, 16384),
     allowSha1: options.allowSha1 === true

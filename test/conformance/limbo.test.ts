@@ -44,8 +44,9 @@ test('x509-limbo: no false accept in the rfc5280, pathlen, pathological, crl and
   assert.deepEqual(bad, [])
 })
 
-test('x509-limbo: at least 158 of 164 right', () => {
-  // 158 is every case but the six documented ones; three of those are pairs of limbo cases with
-  // identical chains and opposite expectations, so no validator can be right on all 164.
-  assert.ok(outcomes.filter((o) => o.right).length >= 158)
+test('x509-limbo: at least 159 of 164 right', () => {
+  // 159 is every case but the five documented ones, and the most this policy allows: EXCEPTIONS.md,
+  // "The ceiling", counts why (pairs of cases with the same chain and opposite expectations, and the
+  // client-certificate rule that a CA is never a leaf).
+  assert.ok(outcomes.filter((o) => o.right).length >= 159)
 })
