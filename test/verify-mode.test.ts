@@ -211,6 +211,13 @@ test('validity at now and the EKU rule are still enforced; ignoreExpiry mirrors 
   assert.ok(!eku.ok)
   assert.equal(eku.reason, 'extended-key-usage')
   assert.ok(createAlbVerifyVerifier({ extendedKeyUsage: ['serverAuth'] }).verifySync(readAlbVerifyHeaders(headers)).ok)
+
+  const any = await p.issue({ subject: 'CN=any', extendedKeyUsage: ['clientAuth', 'anyExtendedKeyUsage'] })
+  const anyHeaders = readAlbVerifyHeaders(albVerifyHeaders(any, ISSUER, 'CN=any'))
+  const anyResult = createAlbVerifyVerifier({}).verifySync(anyHeaders)
+  assert.ok(!anyResult.ok)
+  assert.equal(anyResult.reason, 'extended-key-usage')
+  assert.ok(createAlbVerifyVerifier({ allowAnyExtendedKeyUsage: true }).verifySync(anyHeaders).ok)
 })
 
 test('the trusted-proxy rule applies exactly as in passthrough mode', async () => {

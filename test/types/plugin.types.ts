@@ -32,6 +32,9 @@ await app.register(mtlsPassthrough, {})
 // Verify mode: roots optional, header names configurable.
 await app.register(mtlsPassthrough, { mode: 'verify', verifyHeaders: { leaf: 'x-leaf' }, ignoreExpiry: true })
 await app.register(mtlsPassthrough, { mode: 'verify', verifyChain: true, roots: 'pem', intermediates: ['pem'] })
+await app.register(mtlsPassthrough, { roots: 'pem', extendedKeyUsage: ['clientAuth', '1.2.3.4'], allowAnyExtendedKeyUsage: true })
+// @ts-expect-error allowAnyExtendedKeyUsage is a boolean
+await app.register(mtlsPassthrough, { roots: 'pem', allowAnyExtendedKeyUsage: 'yes' })
 // @ts-expect-error verifyChain is a boolean
 await app.register(mtlsPassthrough, { mode: 'verify', verifyChain: 'yes' })
 // @ts-expect-error required is a boolean
