@@ -3,7 +3,7 @@
  * the ALB header for leaf + intermediate, as the issue's headline numbers use.
  */
 import { createHash, X509Certificate } from 'node:crypto'
-import { createTestPki, toAlbHeader, type TestPki } from '../src/pki/index.js'
+import { createTestPki, toAlbHeader, type TestPki } from '../src/testing/index.js'
 
 export interface Fixtures {
   pki: TestPki

@@ -10,9 +10,9 @@
 import { sign } from 'node:crypto'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { parseCertificate } from '../src/core/parse.js'
-import { createVerifier } from '../src/core/verifier.js'
-import { createTestPki } from '../src/pki/index.js'
+import { parseCertificate } from '../src/x509/parse.js'
+import { createVerifier } from '../src/verifier/verifier.js'
+import { createTestPki } from '../src/testing/index.js'
 
 export interface MemoryResult {
   certificates: number

@@ -4,10 +4,10 @@
  */
 import { X509Certificate } from 'node:crypto'
 import { Bench } from 'tinybench'
-import { cacheKey } from '../src/core/cache.js'
-import { decodeHeader } from '../src/core/decode.js'
-import { clearIssuerCache, parseCertificate } from '../src/core/parse.js'
-import { createVerifier } from '../src/core/verifier.js'
+import { cacheKey } from '../src/verifier/cache.js'
+import { decodeHeader } from '../src/sources/decode.js'
+import { clearIssuerCache, parseCertificate } from '../src/x509/parse.js'
+import { createVerifier } from '../src/verifier/verifier.js'
 import { freshCopy, naiveDecode, nativeValidate, sha256Key, type Fixtures } from './fixtures.js'
 
 export interface MicroRow {

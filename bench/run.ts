@@ -10,7 +10,7 @@ import { createFixtures, freshCopy } from './fixtures.js'
 import { runHttp } from './http.js'
 import { runMemory } from './memory.js'
 import { runMicro } from './micro.js'
-import { createVerifier } from '../src/core/verifier.js'
+import { createVerifier } from '../src/verifier/verifier.js'
 
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1'
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',')

@@ -4,7 +4,7 @@
  * The roots come on stdin as PEM.
  */
 import Fastify from 'fastify'
-import { mtlsPassthrough } from '../src/plugin.js'
+import { mtlsPassthrough } from '../src/fastify/plugin.js'
 
 const mode = process.argv[2]
 let roots = ''

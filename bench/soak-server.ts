@@ -5,7 +5,7 @@
  * so their slope shows retained memory, not the garbage collector's sawtooth.
  */
 import Fastify from 'fastify'
-import { mtlsPassthrough } from '../src/plugin.js'
+import { mtlsPassthrough } from '../src/fastify/plugin.js'
 
 type Message = { type: 'start', roots: string, cacheBytes: number } | { type: 'stop' }
 

@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import autocannon from 'autocannon'
-import { createCertificate, createTestPki, generateKeyPair, toAlbHeader } from '../src/pki/index.js'
+import { createCertificate, createTestPki, generateKeyPair, toAlbHeader } from '../src/testing/index.js'
 
 const here = dirname(fileURLToPath(import.meta.url))
 
@@ -38,7 +38,7 @@ const clients = positive(args.clients, 'clients')
 const connections = positive(args.connections, 'connections')
 // A cache bound the run saturates within warm-up, so the slope after it shows leaks, not filling.
 const cacheBytes = positive(args['cache-mb'], 'cache-mb') * 1024 * 1024
-// Successes may hold maxBytes, failures a quarter of it on top (src/core/cache.ts).
+// Successes may hold maxBytes, failures a quarter of it on top (src/verifier/cache.ts).
 const cacheBound = cacheBytes * 1.25
 // RSS samples before this many seconds are warm-up (code paths compiled, caches filling).
 const warmup = args.warmup === '' ? Math.min(15, duration / 4) : Number(args.warmup)

@@ -1,10 +1,10 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import Fastify from 'fastify'
-import { createVerifier, type Verifier } from '../src/core/verifier.js'
-import { cacheKey } from '../src/core/cache.js'
-import { mtlsPassthrough } from '../src/plugin.js'
-import { createCrl, createTestPki, toAlbHeader } from '../src/pki/index.js'
+import { createVerifier, type Verifier } from '../src/verifier/verifier.js'
+import { cacheKey } from '../src/verifier/cache.js'
+import { mtlsPassthrough } from '../src/fastify/plugin.js'
+import { createCrl, createTestPki, toAlbHeader } from '../src/testing/index.js'
 
 const MINUTE = 60_000
 // Whole seconds: certificate times have no milliseconds.

@@ -1,8 +1,8 @@
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { createVerifier, type VerifyResult } from '../src/index.js'
-import { crlUsableAt, loadCrls, parseCrl } from '../src/core/crl.js'
-import { createCrl, createTestPki, type Issued, type TestPki } from '../src/pki/index.js'
+import { crlUsableAt, loadCrls, parseCrl } from '../src/validation/crl.js'
+import { createCrl, createTestPki, type Issued, type TestPki } from '../src/testing/index.js'
 import { header } from './helpers/pki.js'
 
 let p: TestPki

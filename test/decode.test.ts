@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { decodeAlb, decodeFast, decodeHeader, decodeReference, percentDecode, splitPem } from '../src/core/decode.js'
+import { decodeAlb, decodeFast, decodeHeader, decodeReference, percentDecode, splitPem } from '../src/sources/decode.js'
 import { prng } from './helpers/random.js'
 
 const body = Buffer.from('0\x82\x00\x01hello world, a fake DER body that is long enough').toString('base64')

@@ -6,7 +6,7 @@
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { createVerifier, type Verifier } from '../src/index.js'
-import { createTestPki, toAlbHeader, toPem, type TestPki } from '../src/pki/index.js'
+import { createTestPki, toAlbHeader, toPem, type TestPki } from '../src/testing/index.js'
 import { assertDefinedRefusal } from './helpers/hostile.js'
 
 let p: TestPki

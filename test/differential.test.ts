@@ -18,7 +18,7 @@ import tls from 'node:tls'
 import type { AddressInfo } from 'node:net'
 import fc from 'fast-check'
 import { createVerifier, type Verifier, type VerifyResult } from '../src/index.js'
-import { createCertificate, createTestPki, generateKeyPair, type CertificateSpec, type Issued, type TestPki } from '../src/pki/index.js'
+import { createCertificate, createTestPki, generateKeyPair, type CertificateSpec, type Issued, type TestPki } from '../src/testing/index.js'
 import { header } from './helpers/pki.js'
 import { fuzzParameters } from './helpers/hostile.js'
 

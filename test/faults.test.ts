@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import mtls, { loadTrustStore, requireClientCert, type MtlsPluginOptions } from '../src/index.js'
-import { createCrl, createTestPki, type Issued, type TestPki } from '../src/pki/index.js'
+import { createCrl, createTestPki, type Issued, type TestPki } from '../src/testing/index.js'
 import { header } from './helpers/pki.js'
 import { STATUS } from './helpers/hostile.js'
 

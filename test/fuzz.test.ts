@@ -14,7 +14,7 @@ import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import Fastify, { type FastifyInstance } from 'fastify'
 import mtlsPassthrough, { createVerifier, type Verifier } from '../src/index.js'
-import { createTestPki, toAlbHeader, toPem, type TestPki } from '../src/pki/index.js'
+import { createTestPki, toAlbHeader, toPem, type TestPki } from '../src/testing/index.js'
 import { header } from './helpers/pki.js'
 import { assertDefinedRefusal, fuzzParameters, longOidText, nestedSequences, pemOf, STATUS, Timings, tlv } from './helpers/hostile.js'
 

@@ -8,7 +8,7 @@ import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import fastifyAuth from '@fastify/auth'
 import mtls, { requireClientCert, type ClientCertRules, type MtlsPluginOptions } from '../src/index.js'
-import { createTestPki, toAlbHeader, type TestPki } from '../src/pki/index.js'
+import { createTestPki, toAlbHeader, type TestPki } from '../src/testing/index.js'
 
 const HEADER = 'x-amzn-mtls-clientcert'
 const SERVICE_ID = 'spiffe://example.org/ns/prod/sa/billing'

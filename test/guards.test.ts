@@ -4,8 +4,8 @@
  */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import type { ClientCertificate, SubjectAltNames } from '../src/core/types.js'
-import { compileRules, failedRule, requireClientCert } from '../src/guards.js'
+import type { ClientCertificate, SubjectAltNames } from '../src/types.js'
+import { compileRules, failedRule, requireClientCert } from '../src/fastify/guards.js'
 
 const FP = 'ab'.repeat(32)
 

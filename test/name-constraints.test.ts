@@ -1,9 +1,10 @@
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { createVerifier, type VerifyResult } from '../src/index.js'
-import { parseNameConstraints, uriHost } from '../src/core/name-constraints.js'
-import { createTestPki, type Issued, type TestPki } from '../src/pki/index.js'
-import type { CertificateSpec, GeneralSubtrees } from '../src/pki/index.js'
+import { parseNameConstraints } from '../src/x509/name-constraints.js'
+import { uriHost } from '../src/validation/name-constraints.js'
+import { createTestPki, type Issued, type TestPki } from '../src/testing/index.js'
+import type { CertificateSpec, GeneralSubtrees } from '../src/testing/index.js'
 import { header } from './helpers/pki.js'
 
 let p: TestPki
@@ -84,7 +85,7 @@ test('a sub-CA cannot widen its issuer\'s permitted subtrees', async () => {
 test('constraints on the trust anchor apply', async () => {
   const pki = await createTestPki()
   const root = await (async () => {
-    const { createCertificate } = await import('../src/pki/index.js')
+    const { createCertificate } = await import('../src/testing/index.js')
     return { ...await createCertificate({ subject: 'CN=Constrained Root', key: pki.root.key, ca: true, nameConstraints: { permitted: { dns: ['example.com'] } } }), key: pki.root.key }
   })()
   const leaf = await pki.issue({ subject: 'CN=client', san: { dns: ['example.net'] } }, root)

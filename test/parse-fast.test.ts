@@ -1,5 +1,5 @@
 /**
- * The fast certificate reader (src/core/parse-der.ts) against the reference parser (asn1js + pkijs):
+ * The fast certificate reader (src/x509/parse-der.ts) against the reference parser (asn1js + pkijs):
  * on every certificate the fast reader takes, the reference must accept it too and read the same
  * fields; and parseCertificate (fast reader, else reference) must give exactly the reference's result
  * or error, on generated certificates, the x509-limbo corpus, and mutated DER.
@@ -8,9 +8,9 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { X509Certificate } from 'node:crypto'
 import * as asn1js from 'asn1js'
-import { oidFast, timeFast } from '../src/core/parse-der.js'
-import { parseCertificate, parseCertificateFast, parseCertificateReference, type ParsedCertificate } from '../src/core/parse.js'
-import { createTestPki, type TestPki } from '../src/pki/index.js'
+import { oidFast, timeFast } from '../src/x509/parse-der.js'
+import { parseCertificate, parseCertificateFast, parseCertificateReference, type ParsedCertificate } from '../src/x509/parse.js'
+import { createTestPki, type TestPki } from '../src/testing/index.js'
 import { loadCases } from './conformance/limbo.js'
 import { prng } from './helpers/random.js'
 

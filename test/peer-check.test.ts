@@ -2,8 +2,8 @@ import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { request, Agent } from 'node:http'
 import Fastify from 'fastify'
-import { mtlsPassthrough } from '../src/plugin.js'
-import { createTestPki, toAlbHeader } from '../src/pki/index.js'
+import { mtlsPassthrough } from '../src/fastify/plugin.js'
+import { createTestPki, toAlbHeader } from '../src/testing/index.js'
 
 const pki = await createTestPki()
 const header = toAlbHeader([pki.leaf.pem, pki.intermediate.pem])

@@ -8,8 +8,8 @@ import { join } from 'node:path'
 import {
   clearKeyPool, createCertificate, createCrl, createTestPki, encodeName, generateKeyPair,
   keyAlgorithms, parseName, toAlbHeader
-} from '../src/pki/index.js'
-import type { Issued } from '../src/pki/index.js'
+} from '../src/testing/index.js'
+import type { Issued } from '../src/testing/index.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'pki-test-'))
 after(() => rmSync(dir, { recursive: true, force: true }))

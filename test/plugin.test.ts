@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import mtlsPassthrough, { type MtlsPluginOptions } from '../src/index.js'
-import { createTestPki, type TestPki } from '../src/pki/index.js'
+import { createTestPki, type TestPki } from '../src/testing/index.js'
 import { header } from './helpers/pki.js'
 
 let p: TestPki

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import mtls, { createAlbVerifyVerifier, createVerifier, loadTrustStore, readAlbVerifyHeaders, type MtlsPluginOptions, type VerifyResult } from '../src/index.js'
-import { createCrl, createTestPki, toAlbHeader, type Issued, type IssuedCrl, type TestPki } from '../src/pki/index.js'
+import { createCrl, createTestPki, toAlbHeader, type Issued, type IssuedCrl, type TestPki } from '../src/testing/index.js'
 
 const DAY = 86400_000
 let p: TestPki

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict'
 import net from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import mtlsPassthrough, { type MtlsPluginOptions } from '../src/index.js'
-import { createTestPki, type TestPki } from '../src/pki/index.js'
+import { createTestPki, type TestPki } from '../src/testing/index.js'
 import { header } from './helpers/pki.js'
 
 let p: TestPki

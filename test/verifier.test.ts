@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createVerifier, type VerifyResult } from '../src/index.js'
-import { createCertificate, createTestPki, generateKeyPair, type TestPki } from '../src/pki/index.js'
+import { createCertificate, createTestPki, generateKeyPair, type TestPki } from '../src/testing/index.js'
 import { cycle, header } from './helpers/pki.js'
 
 let p: TestPki

@@ -7,10 +7,10 @@ import { join } from 'node:path'
 import { Writable } from 'node:stream'
 import Fastify, { type FastifyInstance } from 'fastify'
 import mtls, { createAlbVerifyVerifier, readAlbVerifyHeaders, type VerifyPluginOptions } from '../src/index.js'
-import { normalizeSerial, parseValidity } from '../src/core/verify-mode.js'
-import { parseDistinguishedName, sameDistinguishedName } from '../src/core/rfc2253.js'
-import { parseCertificate } from '../src/core/parse.js'
-import { createTestPki, generateKeyPair, toAlbHeader, type Issued, type TestPki } from '../src/pki/index.js'
+import { normalizeSerial, parseValidity } from '../src/verifier/verify-mode.js'
+import { parseDistinguishedName, sameDistinguishedName } from '../src/x509/rfc2253.js'
+import { parseCertificate } from '../src/x509/parse.js'
+import { createTestPki, generateKeyPair, toAlbHeader, type Issued, type TestPki } from '../src/testing/index.js'
 
 /** The verify-mode headers ALB would send for `cert` (serial upper-case hex, as in AWS's example). */
 function albVerifyHeaders (cert: Issued, issuer: string, subject: string): Record<string, string> {

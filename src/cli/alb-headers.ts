@@ -10,10 +10,10 @@
  *   `-Leaf` (the leaf alone, encoded like the passthrough header).
  */
 import type { DetailedPeerCertificate, TLSSocket } from 'node:tls'
-import { formatName } from '../core/names.js'
-import { parseCertificate } from '../core/parse.js'
-import { toPem } from '../pki/certificate.js'
-import { toAlbHeader } from '../pki/chain.js'
+import { formatName } from '../x509/names.js'
+import { parseCertificate } from '../x509/parse.js'
+import { toPem } from '../testing/certificate.js'
+import { toAlbHeader } from '../testing/chain.js'
 
 /** Every header ALB owns starts with this (lowercase, as Node hands header names). */
 export const ALB_MTLS_PREFIX = 'x-amzn-mtls-'

@@ -1,14 +1,14 @@
 /**
  * certs: a demo PKI on disk, like the AWS mTLS demo's "Generate Certificate" button plus what a
  * local ALB needs: root CA, intermediate CA, a server certificate for localhost, the trust store, and
- * client identities (`private-key.pem` + `certificate.crt`). Built with src/pki (pkijs structures,
+ * client identities (`private-key.pem` + `certificate.crt`). Built with src/testing (pkijs structures,
  * node:crypto keys and signatures): no openssl binary needed.
  */
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { createCertificate, type CertificateSpec } from '../pki/certificate.js'
-import { generateKeyPair, type KeyAlgorithm, type KeyPair } from '../pki/keys.js'
-import type { Issued } from '../pki/chain.js'
+import { createCertificate, type CertificateSpec } from '../testing/certificate.js'
+import { generateKeyPair, type KeyAlgorithm, type KeyPair } from '../testing/keys.js'
+import type { Issued } from '../testing/chain.js'
 
 /** Key algorithms the demo PKI offers: the ones ALB accepts for client certificates. */
 export const DEMO_ALGORITHMS = ['p-256', 'p-384', 'p-521', 'rsa-2048', 'rsa-3072', 'rsa-4096'] as const

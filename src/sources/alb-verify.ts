@@ -2,7 +2,7 @@
  * alb-verify: where ALB verify mode puts the certificate. Header names (ALB's header modification
  * can rename each of them) and reading them out of a request's header map. No Fastify here.
  */
-import type { AlbVerifyValues, HeaderValue } from '../core/verify-mode.js'
+import type { AlbVerifyValues, HeaderValue } from '../verifier/verify-mode.js'
 import { InvalidOptionError } from '../errors.js'
 
 /** Names of the headers ALB sends in verify mode (and the TLS headers it sends in both modes). */

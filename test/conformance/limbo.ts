@@ -3,8 +3,8 @@
  * user would (roots, ALB-encoded header, clock, CRLs, EKU, depth) and reports the verdicts.
  */
 import { readFileSync } from 'node:fs'
-import { createVerifier } from '../../src/core/verifier.js'
-import type { VerifyResult } from '../../src/core/types.js'
+import { createVerifier } from '../../src/verifier/verifier.js'
+import type { VerifyResult } from '../../src/types.js'
 
 export interface LimboCase {
   id: string

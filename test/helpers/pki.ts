@@ -1,5 +1,5 @@
 /** Shared fixtures for verifier and plugin tests: one PKI per test file, generated at run time. */
-import { createCertificate, createTestPki, generateKeyPair, toAlbHeader, type TestPki } from '../../src/pki/index.js'
+import { createCertificate, createTestPki, generateKeyPair, toAlbHeader, type TestPki } from '../../src/testing/index.js'
 
 export { toAlbHeader }
 

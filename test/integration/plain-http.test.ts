@@ -3,7 +3,7 @@ import assert from 'node:assert/strict'
 import { request } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { createPlainServer } from '../../examples/plain-http.js'
-import { createTestPki, toAlbHeader } from '../../src/pki/index.js'
+import { createTestPki, toAlbHeader } from '../../src/testing/index.js'
 
 async function get (port: number, headers: Record<string, string>): Promise<{ status: number, body: unknown }> {
   return await new Promise((resolve, reject) => {

@@ -1,5 +1,5 @@
 /** Type test: the testing entry point's API (compiled by npm run typecheck, never run). */
-import { createCertificate, createCrl, createTestPki, generateKeyPair, toAlbHeader, type TestPki } from '../../src/pki/index.js'
+import { createCertificate, createCrl, createTestPki, generateKeyPair, toAlbHeader, type TestPki } from '../../src/testing/index.js'
 
 const pki: TestPki = await createTestPki({ algorithm: 'rsa-2048' })
 const key = await generateKeyPair('p-384', { fresh: true })

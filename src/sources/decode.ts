@@ -18,7 +18,7 @@
  * the fast paths cannot accept what the strict decoder refuses, and unusual but valid spellings
  * still work.
  */
-import type { MalformedReason } from './types.js'
+import type { MalformedReason } from '../types.js'
 
 export type DecodeResult =
   | { ok: true, certificates: Uint8Array[] }

@@ -4,13 +4,13 @@
 import type { FastifyError } from '@fastify/error'
 import type { FastifyInstance, FastifyPluginCallback, FastifyRequest, onRequestHookHandler } from 'fastify'
 import fp from 'fastify-plugin'
-import { createVerifier, type TrustMaterial, type Verifier } from './core/verifier.js'
-import { createAlbVerifyVerifier, createTlsAttacher, type AlbVerifyOptions, type AlbVerifyValues, type AlbVerifyVerifier } from './core/verify-mode.js'
-import type { ClientCertificate, VerifierOptions, VerifyFailure, VerifyResult } from './core/types.js'
-import { CertInvalidError, CertMalformedError, CertMissingError, InvalidOptionError } from './errors.js'
+import { createVerifier, type TrustMaterial, type Verifier } from '../verifier/verifier.js'
+import { createAlbVerifyVerifier, createTlsAttacher, type AlbVerifyOptions, type AlbVerifyValues, type AlbVerifyVerifier } from '../verifier/verify-mode.js'
+import type { ClientCertificate, VerifierOptions, VerifyFailure, VerifyResult } from '../types.js'
+import { CertInvalidError, CertMalformedError, CertMissingError, InvalidOptionError } from '../errors.js'
 import { authorize as applyRules, compileRules, type ClientCertRules, type CompiledRules } from './guards.js'
-import { readAlbVerifyRawHeaders, resolveVerifyHeaderNames, type AlbVerifyHeaderNames } from './sources/alb-verify.js'
-import { compileTrustedProxies, type TrustedProxies } from './sources/trusted-proxies.js'
+import { readAlbVerifyRawHeaders, resolveVerifyHeaderNames, type AlbVerifyHeaderNames } from '../sources/alb-verify.js'
+import { compileTrustedProxies, type TrustedProxies } from '../sources/trusted-proxies.js'
 
 interface CommonPluginOptions {
   /** Refuse requests without a certificate (401). Default true; a route may override with `config.mtls.required`. */

@@ -3,10 +3,10 @@
  * parsed certificates, indexed for issuer lookup. Configuration is trusted but checked: anything
  * unreadable throws at load time, not at request time.
  */
-import { splitPem } from './decode.js'
-import { parseCertificate, type ParsedCertificate } from './parse.js'
-import type { CertificateInput } from './types.js'
-import type { TrustAnchors } from './path.js'
+import { splitPem } from '../sources/decode.js'
+import { parseCertificate, type ParsedCertificate } from '../x509/parse.js'
+import type { CertificateInput } from '../types.js'
+import type { TrustAnchors } from '../validation/path.js'
 import { InvalidOptionError } from '../errors.js'
 
 function pemText (input: string): string {

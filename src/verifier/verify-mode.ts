@@ -6,13 +6,13 @@
  * Validity at `now` and the leaf rules (EKU, keyUsage, not a CA) are enforced again; `verifyChain`
  * also rebuilds and checks the path to configured roots as defence in depth.
  */
-import { checkLeaf, checkValidity, type Problem } from './checks.js'
-import { decodeHeader } from './decode.js'
-import { buildIdentity } from './identity.js'
-import { CertificateParseError, parseCertificate, type ParsedCertificate } from './parse.js'
-import { buildPath } from './path.js'
-import { parseDistinguishedName, sameDistinguishedName } from './rfc2253.js'
-import type { ClientCertificate, TlsInfo, VerifierOptions, VerifyResult } from './types.js'
+import { checkLeaf, checkValidity, type Problem } from '../validation/checks.js'
+import { decodeHeader } from '../sources/decode.js'
+import { buildIdentity } from '../identity.js'
+import { CertificateParseError, parseCertificate, type ParsedCertificate } from '../x509/parse.js'
+import { buildPath } from '../validation/path.js'
+import { parseDistinguishedName, sameDistinguishedName } from '../x509/rfc2253.js'
+import type { ClientCertificate, TlsInfo, VerifierOptions, VerifyResult } from '../types.js'
 import { cacheKey, Validations } from './cache.js'
 import { failure, MAX_CERTIFICATE_BYTES, MISSING, resolveSettings, verdictValidFrom, verdictValidUntil, type Settings, type TrustMaterial, type Verdict, type VerifierStats } from './verifier.js'
 import { InvalidOptionError } from '../errors.js'

@@ -3,15 +3,15 @@
  * failure. No Fastify here: usable from Express, Hono or a plain `http` server.
  */
 import { cacheKey, Validations, type Verdict, type VerifierStats } from './cache.js'
-import { EKU_OIDS } from './checks.js'
-import { createRevocation, crlUsableAt, loadCrls, type ParsedCrl, type Revocation } from './crl.js'
-import { formatName } from './names.js'
-import { decodeHeader } from './decode.js'
-import { buildIdentity } from './identity.js'
-import { CertificateParseError, parseCertificate, parseIssuerCertificate, type ParsedCertificate } from './parse.js'
-import { buildPath, type PathPolicy, type TrustAnchors } from './path.js'
-import { indexAnchors, loadCertificates } from './trust-store.js'
-import type { FailureReason, VerifierOptions, VerifyErrorCode, VerifyFailure, VerifyResult } from './types.js'
+import { EKU_OIDS } from '../validation/checks.js'
+import { createRevocation, crlUsableAt, loadCrls, type ParsedCrl, type Revocation } from '../validation/crl.js'
+import { formatName } from '../x509/names.js'
+import { decodeHeader } from '../sources/decode.js'
+import { buildIdentity } from '../identity.js'
+import { CertificateParseError, parseCertificate, parseIssuerCertificate, type ParsedCertificate } from '../x509/parse.js'
+import { buildPath, type PathPolicy, type TrustAnchors } from '../validation/path.js'
+import { indexAnchors, loadCertificates } from '../trust/trust-store.js'
+import type { FailureReason, VerifierOptions, VerifyErrorCode, VerifyFailure, VerifyResult } from '../types.js'
 import { InvalidOptionError } from '../errors.js'
 
 export interface Verifier {

@@ -6,9 +6,9 @@
  */
 import { BlockList, isIP } from 'node:net'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
-import type { ClientCertificate } from './core/types.js'
-import { attributeName, attributeOid } from './core/names.js'
-import { CertMissingError, ForbiddenError, InvalidOptionError } from './errors.js'
+import type { ClientCertificate } from '../types.js'
+import { attributeName, attributeOid } from '../x509/names.js'
+import { CertMissingError, ForbiddenError, InvalidOptionError } from '../errors.js'
 
 /** An exact, case-sensitive value or a RegExp (not anchored for you: write `^...$`). */
 export type ValueMatcher = string | RegExp

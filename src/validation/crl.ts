@@ -8,12 +8,12 @@
  */
 import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
-import { children, DerError, integerHex, oidText, readOne, timeValue, type Tlv } from './der.js'
+import { children, DerError, integerHex, oidText, readOne, timeValue, type Tlv } from '../x509/der.js'
 import { sameBytes, type Problem } from './checks.js'
-import { nameKey, parseName, type Rdns } from './names.js'
-import { KeyUsage, type ParsedCertificate } from './parse.js'
+import { nameKey, parseName, type Rdns } from '../x509/names.js'
+import { KeyUsage, type ParsedCertificate } from '../x509/parse.js'
 import { checkSignature, publicKeyOf, type AlgorithmPolicy } from './signature.js'
-import type { CrlInput } from './types.js'
+import type { CrlInput } from '../types.js'
 import { InvalidOptionError } from '../errors.js'
 
 const CRL_OID = {

@@ -17,7 +17,7 @@
  * for a failure `failureTtl`.
  */
 import { LRUCache } from 'lru-cache'
-import type { VerdictCacheOptions, VerifyResult } from './types.js'
+import type { VerdictCacheOptions, VerifyResult } from '../types.js'
 import { InvalidOptionError } from '../errors.js'
 
 export interface ResolvedCacheOptions {

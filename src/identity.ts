@@ -1,8 +1,8 @@
 /**
  * identity: a validated path -> the immutable object handed to the application.
  */
-import { formatName, nameAttributes } from './names.js'
-import { toPem, type ParsedCertificate } from './parse.js'
+import { formatName, nameAttributes } from './x509/names.js'
+import { toPem, type ParsedCertificate } from './x509/parse.js'
 import type { ChainCertificate, ClientCertificate, CertificateSource } from './types.js'
 
 const entries = new WeakMap<ParsedCertificate, ChainCertificate>()

@@ -7,7 +7,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { extname, join } from 'node:path'
-import { parseCertificate } from './parse.js'
+import { parseCertificate } from '../x509/parse.js'
 import { InvalidOptionError } from '../errors.js'
 
 /** Trust material as read from files: pass it to `reload` or spread it into the options. */

@@ -9,7 +9,7 @@
 import type { KeyObject } from 'node:crypto'
 import { checkCommon, checkIssuer, checkLeaf, sameBytes, type CertificatePolicy, type Problem } from './checks.js'
 import { checkNameConstraints } from './name-constraints.js'
-import type { ParsedCertificate } from './parse.js'
+import type { ParsedCertificate } from '../x509/parse.js'
 import { checkSignature, publicKeyOf, type AlgorithmPolicy } from './signature.js'
 
 export interface PathPolicy extends CertificatePolicy, AlgorithmPolicy {

@@ -2,9 +2,9 @@
  * checks: the RFC 5280 rules on one certificate, by its role in the path. pkijs leaves these out
  * (see DESIGN.md), so they live here. Each returns null when the rule holds.
  */
-import { isValidDnsName, isValidMailbox } from './general-names.js'
-import { KeyUsage, OID, type ParsedCertificate, type RawExtension } from './parse.js'
-import type { InvalidReason } from './types.js'
+import { isValidDnsName, isValidMailbox } from '../x509/general-names.js'
+import { KeyUsage, OID, type ParsedCertificate, type RawExtension } from '../x509/parse.js'
+import type { InvalidReason } from '../types.js'
 
 export interface Problem { reason: InvalidReason, message: string }
 

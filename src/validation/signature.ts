@@ -4,7 +4,7 @@
  */
 import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto'
 import * as pkijs from 'pkijs'
-import type { ParsedCertificate } from './parse.js'
+import type { ParsedCertificate } from '../x509/parse.js'
 
 export interface AlgorithmPolicy {
   minRsaKeyBits: number
