@@ -107,6 +107,8 @@ export type InvalidReason =
   | 'weak-algorithm'
   | 'weak-key'
   | 'invalid-certificate'
+  /** Path building spent its work budget (signature checks, weighted by key cost) without a valid path: a crafted chain. */
+  | 'path-budget-exceeded'
 
 export type FailureReason = 'missing' | MalformedReason | InvalidReason
 

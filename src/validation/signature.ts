@@ -3,7 +3,9 @@
  * than WebCrypto through pkijs, and synchronous). pkijs/asn1js only supply the bytes.
  */
 import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
 import * as pkijs from 'pkijs'
+import { children, readOne } from '../x509/der.js'
 import type { ParsedCertificate } from '../x509/parse.js'
 
 export interface AlgorithmPolicy {
@@ -49,20 +51,116 @@ export type SignatureProblem = { reason: 'weak-algorithm' | 'weak-key' | 'bad-si
 
 const keys = new WeakMap<ParsedCertificate, KeyObject | SignatureProblem>()
 
+/**
+ * Imported keys by SubjectPublicKeyInfo DER: OpenSSL's decoder costs more than a P-256 signature
+ * check, and one key comes in many certificates (every leaf of a client re-keying with the same key,
+ * every copy of a CA; a crafted header repeats one key in each certificate). A pure function of
+ * the bytes, bounded.
+ */
+const imported = new LRUCache<string, KeyObject | SignatureProblem>({ max: 1024 })
+
 /** The certificate's public key, once per parsed certificate, with the key-strength policy applied. */
 export function publicKeyOf (cert: ParsedCertificate, policy: AlgorithmPolicy): KeyObject | SignatureProblem {
   let key = keys.get(cert)
   if (key === undefined) {
-    try {
-      key = createPublicKey({ key: Buffer.from(cert.spki.buffer, cert.spki.byteOffset, cert.spki.byteLength), format: 'der', type: 'spki' })
-    } catch (err) {
-      key = { reason: 'invalid-certificate', message: `unusable public key: ${(err as Error).message}` }
+    const spki = Buffer.from(cert.spki.buffer, cert.spki.byteOffset, cert.spki.byteLength)
+    const text = spki.toString('latin1')
+    key = imported.get(text)
+    if (key === undefined) {
+      try {
+        key = createPublicKey({ key: spki, format: 'der', type: 'spki' })
+        key = degenerateKey(key, cert.spki) ?? key
+      } catch (err) {
+        key = { reason: 'invalid-certificate', message: `unusable public key: ${(err as Error).message}` }
+      }
+      imported.set(text, key)
     }
     keys.set(cert, key)
   }
   if ('reason' in key) return key
   const problem = keyProblem(key, policy)
   return problem ?? key
+}
+
+/** 2^32: RSA public exponents at or above it are refused (see degenerateKey). */
+const MAX_RSA_EXPONENT = 1n << 32n
+
+/**
+ * Keys no honest generator makes, whatever the policy. RSA: the exponent must be odd and
+ * 3 <= e < 2^32 (RFC 8017 3.1 requires 3 <= e <= n-1; FIPS 186-5 and every CA toolkit use
+ * 2^16 < e < 2^256, 65537 in practice). A verification costs one modular exponentiation by e, and
+ * OpenSSL bounds e (to 64 bits) only above 3072-bit moduli: a 3071-bit exponent makes each check
+ * cost as much as a private-key operation, and one header can ask for many. The modulus must be
+ * odd and a minimal positive INTEGER (a product of two odd primes).
+ */
+function degenerateKey (key: KeyObject, spki: Uint8Array): SignatureProblem | null {
+  const type = key.asymmetricKeyType
+  if (type !== 'rsa' && type !== 'rsa-pss') return null
+  const e = key.asymmetricKeyDetails?.publicExponent
+  if (e === undefined || e < 3n || e >= MAX_RSA_EXPONENT || (e & 1n) === 0n) {
+    return { reason: 'weak-key', message: `RSA public exponent ${e === undefined ? 'unknown' : e < MAX_RSA_EXPONENT ? String(e) : `of ${e.toString(2).length} bits`} is outside the odd range 3 <= e < 2^32` }
+  }
+  try {
+    // SubjectPublicKeyInfo { algorithm, subjectPublicKey BIT STRING { RSAPublicKey { n INTEGER, e INTEGER } } }
+    const bits = children(readOne(spki).value)[1]!
+    const n = children(readOne(bits.value.subarray(1)).value)[0]!
+    const v = n.value
+    if (n.tag !== 0x02 || v.length === 0 || (v[0]! & 0x80) !== 0 || (v.length > 1 && v[0] === 0 && v[1]! < 0x80) || (v[v.length - 1]! & 1) === 0) {
+      return { reason: 'weak-key', message: 'RSA modulus is even, negative or not minimally encoded' }
+    }
+  } catch {
+    return { reason: 'invalid-certificate', message: 'unusable public key: RSAPublicKey is not DER' }
+  }
+  return null
+}
+
+/**
+ * What one signature check with this key costs, in units of one P-256 (or RSA-2048) check, as
+ * measured with node:crypto (bench/hostile.ts prints the resulting bound): P-384 is about 8 of them,
+ * P-521 about 19, RSA grows with the square of the modulus (and with the exponent's length, which
+ * degenerateKey bounds). Path building spends its work budget in these units.
+ */
+export function verificationCost (key: KeyObject): number {
+  switch (key.asymmetricKeyType) {
+    case 'ec': {
+      const curve = key.asymmetricKeyDetails?.namedCurve
+      return curve === 'secp521r1' ? 20 : curve === 'secp384r1' ? 8 : 1
+    }
+    case 'rsa':
+    case 'rsa-pss': {
+      const bits = key.asymmetricKeyDetails?.modulusLength ?? 16384
+      const e = key.asymmetricKeyDetails?.publicExponent ?? MAX_RSA_EXPONENT
+      // 65537 takes 17 squarings; a 32-bit exponent up to 32 more multiplications.
+      const exponentFactor = e > 65537n ? 2 : 1
+      return Math.max(1, Math.ceil((bits / 3072) ** 2)) * exponentFactor
+    }
+    default:
+      return 1
+  }
+}
+
+const canonical = new WeakMap<KeyObject, string>()
+
+/**
+ * One text per public key, whatever the SubjectPublicKeyInfo encoding that carried it (an RSA key
+ * with NULL or absent parameters, a compressed or uncompressed EC point): the key's numbers as JWK
+ * (other key types: OpenSSL's own SPKI re-encoding). Path building uses it to try each (key, certificate) signature at most
+ * once and to keep a key from appearing twice on one path.
+ */
+export function keyIdentity (key: KeyObject): string {
+  let id = canonical.get(key)
+  if (id === undefined) {
+    const type = key.asymmetricKeyType
+    if (type === 'rsa' || type === 'ec') {
+      // JWK holds the mathematical key (n, e / curve, x, y), not its encoding.
+      const jwk = key.export({ format: 'jwk' })
+      id = `${type}:${jwk.crv ?? ''}:${jwk.n ?? ''}:${jwk.e ?? ''}:${jwk.x ?? ''}:${jwk.y ?? ''}`
+    } else {
+      id = `${type ?? ''}:${key.export({ format: 'der', type: 'spki' }).toString('base64')}`
+    }
+    canonical.set(key, id)
+  }
+  return id
 }
 
 function keyProblem (key: KeyObject, policy: AlgorithmPolicy): SignatureProblem | null {

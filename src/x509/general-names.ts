@@ -2,9 +2,8 @@
  * general-names: GeneralNames (RFC 5280 4.2.1.6) from DER, with the der walker rather than pkijs so a
  * certificate with thousands of names costs linear time. Syntax checks on the text forms live here too.
  */
-import * as asn1js from 'asn1js'
 import { children, readOne, type Tlv } from './der.js'
-import { parseName, type Rdns } from './names.js'
+import { parseNameDer, type Rdns } from './names.js'
 
 export interface GeneralNames {
   dns: string[]
@@ -40,10 +39,7 @@ export function ia5 (value: Uint8Array): string {
 
 /** A directoryName's Name (the explicit [4] wraps one Name SEQUENCE). */
 export function directoryName (tlv: Tlv): Rdns {
-  const inner = readOne(tlv.value)
-  const asn1 = asn1js.fromBER(inner.der)
-  if (asn1.offset !== inner.der.byteLength) throw new Error('bad directoryName')
-  return parseName(asn1.result)
+  return parseNameDer(readOne(tlv.value))
 }
 
 /** IPv4 dotted text, or RFC 5952 IPv6 text; other lengths as hex. */

@@ -9,7 +9,7 @@ import * as asn1js from 'asn1js'
 import { LRUCache } from 'lru-cache'
 import * as pkijs from 'pkijs'
 import { parseName, nameKey, type Rdns } from './names.js'
-import { children, readOne } from './der.js'
+import { children, DerError, readOne, readTlv } from './der.js'
 import {
   authorityKeyIdentifierFast, basicConstraintsFast, extKeyUsageFast, keyUsageBytesFast, readCertificateFast,
   subjectKeyIdentifierFast, type FastCertificate
@@ -169,6 +169,9 @@ class ExtensionReader {
       }
       return
     }
+    // An extension this library does not interpret is kept as its bytes, skipped over by length:
+    // never parsed into an object tree (a non-critical one may hold anything, e.g. 5,000 NULLs).
+    if (!KNOWN.has(oid)) return
     if (fast && this.readCanonical(oid, value)) return
     const ext = pkijsExtension()
     const parsed = ext.parsedValue as (Record<string, unknown> & { parsingError?: string }) | undefined
@@ -268,7 +271,7 @@ export function parseCertificateFast (der: Uint8Array): ParsedCertificate | null
 function fromFast (der: Uint8Array, c: FastCertificate): ParsedCertificate {
   const ext = new ExtensionReader()
   for (const e of c.extensions ?? []) {
-    ext.add(e.oid, e.critical, e.value, () => new pkijs.Extension({ schema: asn1js.fromBER(e.der).result }), true)
+    ext.add(e.oid, e.critical, e.value, () => new pkijs.Extension({ schema: asn1js.fromBER(e.der, { parseEmbedded: false }).result }), true)
   }
   const subjectKey = nameKey(c.subject)
   const issuerKey = nameKey(c.issuer)
@@ -321,7 +324,10 @@ function extensionFields (ext: ExtensionReader): Pick<ParsedCertificate, 'extens
 
 /** The reference: asn1js builds the whole tree, pkijs checks it against the Certificate schema. */
 function parseReference (der: Uint8Array): ParsedCertificate {
-  const asn1 = asn1js.fromBER(der)
+  // parseEmbedded: false: asn1js would otherwise try to parse the contents of every OCTET STRING and
+  // BIT STRING as ASN.1 too (extension values, the key, the signature), building a tree of whatever
+  // an unknown extension holds. Extensions read here are parsed on their own, each by its reader.
+  const asn1 = asn1js.fromBER(der, { parseEmbedded: false, maxNodes: MAX_CERTIFICATE_ELEMENTS + 4 })
   if (asn1.offset === -1 || asn1.offset !== der.byteLength) throw new CertificateParseError('not a single DER structure')
   const root = asn1.result
   if (!(root instanceof asn1js.Sequence) || root.valueBlock.value.length !== 3) throw new CertificateParseError('not a Certificate SEQUENCE')
@@ -431,6 +437,43 @@ function checkEnvelope (der: Uint8Array): void {
     throw new CertificateParseError('not a Certificate SEQUENCE of three fields')
   }
   if (sig.value[0] !== 0) throw new CertificateParseError('signatureValue: unused bits in the BIT STRING')
+  let elements: number
+  try {
+    elements = countElements(tbs.value, MAX_CERTIFICATE_ELEMENTS)
+  } catch (err) {
+    // BER inside the TBS: the reference parser counts the same elements (asn1js maxNodes).
+    if (err instanceof DerError) return
+    throw err
+  }
+  if (elements > MAX_CERTIFICATE_ELEMENTS) {
+    throw new CertificateParseError(`more than ${MAX_CERTIFICATE_ELEMENTS} ASN.1 elements (extension values and keys not counted)`)
+  }
+}
+
+/**
+ * Most ASN.1 elements in a certificate's tree, not counting what primitive OCTET and BIT STRINGs hold
+ * (extension values, the key, the signature), which are read by their own bounded readers or not at
+ * all. Client certificates have 50-150 (each name attribute is four: SET, SEQUENCE, OID, value);
+ * parsing costs grow with this count (tens of microseconds per element through asn1js/pkijs), so a
+ * crafted name of thousands of attributes is refused before anything reads it.
+ */
+export const MAX_CERTIFICATE_ELEMENTS = 512
+
+/** Elements of a constructed value's tree, stopping as soon as the count passes `limit`. */
+function countElements (value: Uint8Array, limit: number): number {
+  let count = 0
+  const stack: Uint8Array[] = [value]
+  while (stack.length > 0) {
+    const bytes = stack.pop()!
+    let offset = 0
+    while (offset < bytes.length) {
+      const { tlv, next } = readTlv(bytes, offset)
+      if (++count > limit) return count
+      if ((tlv.tag & 0x20) !== 0) stack.push(tlv.value)
+      offset = next
+    }
+  }
+  return count
 }
 
 /** AuthorityInfoAccessSyntax ::= SEQUENCE SIZE (1..MAX) OF SEQUENCE { accessMethod OID, accessLocation GeneralName } */
