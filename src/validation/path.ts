@@ -48,6 +48,16 @@ export function workBudget (maxChainDepth: number): number {
 /** Candidates examined for one validation (cheap steps: name, key and memo look-ups). */
 export const STEP_BUDGET = 4096
 
+/** Work one validation did (for tests and diagnostics): filled in when passed to buildPath. */
+export interface PathStats {
+  /** Signature checks run (each a distinct (issuer key, certificate) pair). */
+  signatures: number
+  /** verificationCost units spent. */
+  work: number
+  /** Candidates examined. */
+  steps: number
+}
+
 /** Extension point for rules that look at a whole candidate path (name constraints, revocation). */
 export type PathRule = (path: readonly ParsedCertificate[], now: number) => Problem | null
 
@@ -64,7 +74,8 @@ export function buildPath (
   anchors: TrustAnchors,
   policy: PathPolicy,
   now: number,
-  pathRules: readonly PathRule[] = []
+  pathRules: readonly PathRule[] = [],
+  stats?: PathStats
 ): PathResult {
   const leafProblem = checkCommon(leaf, now, policy) ?? checkLeaf(leaf, policy) ?? keyProblem(leaf, policy)
   if (leafProblem !== null) return { ok: false, problem: leafProblem }
@@ -116,6 +127,7 @@ export function buildPath (
     if (known !== undefined) return known
     work -= verificationCost(key)
     if (work < 0) return 'exhausted'
+    if (stats !== undefined) { stats.signatures++; stats.work += verificationCost(key) }
     const p = checkSignature(child, key, policy)
     byKey.set(id, p)
     return p
@@ -124,6 +136,7 @@ export function buildPath (
   /** Tries `issuer` above the path's top: the complete path, null to go on, or 'stop'. */
   const tryIssuer = (issuer: ParsedCertificate, isAnchor: boolean): ParsedCertificate[] | null | 'stop' => {
     if (--steps < 0) { exhausted = true; return 'stop' }
+    if (stats !== undefined) stats.steps++
     const child = path[path.length - 1]!
     const key = candidateProblem(issuer, child, isAnchor)
     if (!isKey(key)) { note(key); return null }
