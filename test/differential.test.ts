@@ -19,8 +19,12 @@ import type { AddressInfo } from 'node:net'
 import fc from 'fast-check'
 import { createVerifier, type Verifier, type VerifyResult } from '../src/index.js'
 import { createCertificate, createTestPki, generateKeyPair, type CertificateSpec, type Issued, type TestPki } from '../src/testing/index.js'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { header } from './helpers/pki.js'
-import { fuzzParameters } from './helpers/hostile.js'
+import { fuzzParameters, hostileEncodings, tlv } from './helpers/hostile.js'
 
 type Kind =
   | 'expired' | 'not-yet-valid' | 'bad-signature'
@@ -247,6 +251,49 @@ test('per-certificate facts agree with node:crypto X509Certificate', async () =>
     assert.equal(new X509Certificate(bad[0]!.pem).verify(new X509Certificate(bad[1]!.pem).publicKey), false)
     const b = verifier.verifySync(header(...bad))
     assert.equal(b.ok ? 'ok' : b.reason, 'bad-signature')
+  }
+})
+
+/**
+ * Issue 12 classes (items 2 and 6): encodings OpenSSL refuses. The reference is the openssl CLI's
+ * own path validation (`openssl verify -x509_strict -purpose sslclient`), skipped cleanly when
+ * openssl is absent; our verdict must match it on each hostile certificate and on its well-encoded
+ * control.
+ */
+test('hostile encodings: refused here exactly when openssl verify refuses them', async (t) => {
+  if (spawnSync('openssl', ['version']).status !== 0) {
+    t.skip('openssl not found')
+    return
+  }
+  const pki = roots['p-256']
+  const dir = mkdtempSync(join(tmpdir(), 'mtls-diff-'))
+  const opensslAccepts = (certs: Issued[]): boolean => {
+    writeFileSync(join(dir, 'root.pem'), pki.root.pem)
+    writeFileSync(join(dir, 'untrusted.pem'), certs.slice(1).map((c) => c.pem).join('') || pki.intermediate.pem)
+    writeFileSync(join(dir, 'leaf.pem'), certs[0]!.pem)
+    const r = spawnSync('openssl', ['verify', '-x509_strict', '-purpose', 'sslclient', '-CAfile', join(dir, 'root.pem'),
+      '-untrusted', join(dir, 'untrusted.pem'), join(dir, 'leaf.pem')])
+    return r.status === 0
+  }
+  const uri = new Uint8Array(Buffer.from('spiffe://example.org/ns/prod/sa/admin'))
+  const san = async (name: Uint8Array): Promise<Issued[]> =>
+    [await pki.issue({ subject: 'CN=san', extensions: [{ oid: '2.5.29.17', value: tlv(0x30, name) }] }), pki.intermediate]
+  const cases: Array<{ name: string, certs: Issued[], control: Issued[] }> = [
+    ...await hostileEncodings(pki),
+    { name: 'SAN URI with the constructed bit [0xa6]', certs: await san(tlv(0xa6, uri)), control: await san(tlv(0x86, uri)) },
+    { name: 'SAN dNSName with the constructed bit [0xa2]', certs: await san(tlv(0xa2, Buffer.from('a.example.org'))), control: await san(tlv(0x82, Buffer.from('a.example.org'))) }
+  ]
+  try {
+    for (const c of cases) {
+      for (const [label, certs] of [['hostile', c.certs], ['control', c.control]] as const) {
+        const ours = verifier.verifySync(header(...certs))
+        const theirs = opensslAccepts(certs)
+        assert.equal(ours.ok, theirs, `${c.name} (${label}): ours ${ours.ok ? 'accept' : ours.reason}, openssl ${theirs ? 'accept' : 'reject'}`)
+        assert.equal(ours.ok, label === 'control', `${c.name} (${label})`)
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
   }
 })
 

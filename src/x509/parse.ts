@@ -14,7 +14,7 @@ import {
   authorityKeyIdentifierFast, basicConstraintsFast, extKeyUsageFast, keyUsageBytesFast, readCertificateFast,
   subjectKeyIdentifierFast, type FastCertificate
 } from './parse-der.js'
-import { formatIp, parseGeneralNames, type GeneralNames } from './general-names.js'
+import { formatIp, generalNameForm, parseGeneralNames, type GeneralNames } from './general-names.js'
 import { parseNameConstraints, type NameConstraints } from './name-constraints.js'
 
 export { formatIp, type GeneralNames }
@@ -167,6 +167,12 @@ class ExtensionReader {
       } catch {
         this.badExtension ??= oid
       }
+      return
+    }
+    // X.690 11.2.1: the unused bits of a BIT STRING are zero in DER. A keyCertSign bit in the
+    // declared padding is a bit no DER decoder (OpenSSL) reads: refuse rather than guess.
+    if (oid === OID.keyUsage && !bitStringPaddingClear(value)) {
+      this.badExtension ??= oid
       return
     }
     // An extension this library does not interpret is kept as its bytes, skipped over by length:
@@ -476,6 +482,21 @@ function countElements (value: Uint8Array, limit: number): number {
   return count
 }
 
+/** False when a DER BIT STRING has set bits in its declared padding (or padding without content). */
+function bitStringPaddingClear (value: Uint8Array): boolean {
+  let bits
+  try {
+    bits = readOne(value)
+  } catch {
+    return true // not DER: pkijs reads it, as before
+  }
+  if (bits.tag !== 0x03 || bits.value.length === 0) return true
+  const unused = bits.value[0]!
+  if (unused === 0) return true
+  if (unused > 7 || bits.value.length === 1) return false
+  return (bits.value[bits.value.length - 1]! & ((1 << unused) - 1)) === 0
+}
+
 /** AuthorityInfoAccessSyntax ::= SEQUENCE SIZE (1..MAX) OF SEQUENCE { accessMethod OID, accessLocation GeneralName } */
 function checkAuthorityInfoAccess (value: Uint8Array): void {
   const seq = readOne(value)
@@ -484,7 +505,8 @@ function checkAuthorityInfoAccess (value: Uint8Array): void {
   if (descriptions.length === 0) throw new Error('empty AuthorityInfoAccess')
   for (const d of descriptions) {
     const parts = d.tag === 0x30 ? children(d.value) : []
-    if (parts.length !== 2 || parts[0]!.tag !== 0x06 || (parts[1]!.tag & 0xc0) !== 0x80) throw new Error('bad AccessDescription')
+    if (parts.length !== 2 || parts[0]!.tag !== 0x06) throw new Error('bad AccessDescription')
+    generalNameForm(parts[1]!)
   }
 }
 

@@ -290,3 +290,95 @@ export function nullBomb (count: number): Uint8Array {
 
 /** Private-use OID for the unknown extensions of these tests. */
 export const UNKNOWN_EXTENSION_OID = '1.3.6.1.4.1.55555.12.1'
+
+// ---------------------------------------------------------------------------
+// Encodings OpenSSL refuses (issue 12, items 2 and 6): certificates re-signed after a field of
+// their TBS is replaced with bytes no honest encoder writes.
+// ---------------------------------------------------------------------------
+
+/** TBS field indexes of a v3 certificate (with the [0] version). */
+export const TBS = { version: 0, serial: 1, signature: 2, issuer: 3, validity: 4, subject: 5, spki: 6, extensions: 7 } as const
+
+/** Splits DER into its top-level TLVs (trusted input: our own certificates). */
+function tlvs (bytes: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = []
+  let offset = 0
+  while (offset < bytes.length) {
+    let length = bytes[offset + 1]!
+    let start = offset + 2
+    if (length & 0x80) {
+      const count = length & 0x7f
+      length = 0
+      for (let i = 0; i < count; i++) length = length * 256 + bytes[start + i]!
+      start += count
+    }
+    out.push(bytes.subarray(offset, start + length))
+    offset = start + length
+  }
+  return out
+}
+
+function contents (der: Uint8Array): Uint8Array {
+  return tlvs(der.subarray(0))[0]!.subarray(der[1]! & 0x80 ? 2 + (der[1]! & 0x7f) : 2)
+}
+
+/**
+ * `cert` with TBS field `field` replaced by `replacement` (whole TLV), signed again by `issuerKey`
+ * (an EC P-256 or RSA key, SHA-256: the factory's defaults for those).
+ */
+export function resign (cert: { der: Uint8Array }, issuerKey: KeyPair, field: number, replacement: Uint8Array): Issued {
+  const [tbs, algorithm] = tlvs(contents(cert.der)) as [Uint8Array, Uint8Array]
+  const fields = tlvs(contents(tbs))
+  fields[field] = replacement
+  const newTbs = tlv(0x30, ...fields)
+  const signature = crypto.sign('sha256', newTbs, issuerKey.privateKey)
+  const der = tlv(0x30, newTbs, algorithm, tlv(0x03, Uint8Array.from([0]), new Uint8Array(signature)))
+  const b64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n$/, '')
+  return { der, pem: `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`, key: issuerKey } as Issued
+}
+
+/** A Name of one O attribute (type OID contents `oid`, value TLV `value`) and a CN. */
+export function rawName (oid: number[], value: Uint8Array): Uint8Array {
+  const atv = (o: Uint8Array, v: Uint8Array): Uint8Array => tlv(0x31, tlv(0x30, tlv(0x06, o), v))
+  return tlv(0x30, atv(Uint8Array.from(oid), value), atv(Uint8Array.from([0x55, 0x04, 0x03]), tlv(0x0c, new Uint8Array(Buffer.from('client')))))
+}
+
+export interface HostileEncoding {
+  name: string
+  /** Header certificates, leaf first (under the PKI's root). */
+  certs: Issued[]
+  /** The same built with a correct encoding: accepted. */
+  control: Issued[]
+}
+
+/** The encodings of issue 12 item 6, each with a well-encoded control, under `pki` (P-256). */
+export async function hostileEncodings (pki: { intermediate: Issued, root: Issued, issue: (spec: Parameters<typeof createCertificate>[0] extends infer S ? Partial<S> & { subject: NameInput } : never, under?: Issued) => Promise<Issued> }): Promise<HostileEncoding[]> {
+  const out: HostileEncoding[] = []
+  const base = await pki.issue({ subject: 'CN=client' })
+  const sign = (subject: Uint8Array): Issued => resign(base, pki.intermediate.key, TBS.subject, subject)
+  const utf8 = (text: string, encoding: 'utf8' | 'latin1'): Uint8Array => tlv(0x0c, new Uint8Array(Buffer.from(text, encoding)))
+  out.push({
+    name: 'attribute type OID with a non-minimal arc (55 04 80 0a, read as O by a lenient decoder)',
+    certs: [sign(rawName([0x55, 0x04, 0x80, 0x0a], utf8('Evil Corp', 'utf8'))), pki.intermediate],
+    control: [sign(rawName([0x55, 0x04, 0x0a], utf8('Evil Corp', 'utf8'))), pki.intermediate]
+  })
+  out.push({
+    name: 'UTF8String holding invalid UTF-8 (M\\xfcller GmbH as latin-1)',
+    certs: [sign(rawName([0x55, 0x04, 0x0a], utf8('Müller GmbH', 'latin1'))), pki.intermediate],
+    control: [sign(rawName([0x55, 0x04, 0x0a], utf8('Müller GmbH', 'utf8'))), pki.intermediate]
+  })
+  out.push({
+    name: 'BMPString of an odd number of octets',
+    certs: [sign(rawName([0x55, 0x04, 0x0a], tlv(0x1e, Uint8Array.from([0x00, 0x41, 0x00])))), pki.intermediate],
+    control: [sign(rawName([0x55, 0x04, 0x0a], tlv(0x1e, Uint8Array.from([0x00, 0x41])))), pki.intermediate]
+  })
+  // keyCertSign (bit 5) and cRLSign (bit 6) inside the declared padding: 3 unused bits.
+  const keyUsage = (bits: number[]): Uint8Array => tlv(0x03, Uint8Array.from(bits))
+  for (const [label, value] of [['padding', keyUsage([0x03, 0x06])], ['control', keyUsage([0x01, 0x06])]] as const) {
+    const ca = await pki.issue({ subject: `CN=KU ${label} CA`, ca: true, keyUsage: false, extensions: [{ oid: '2.5.29.15', critical: true, value }] }, pki.root)
+    const leaf = await pki.issue({ subject: 'CN=under ku' }, ca)
+    if (label === 'padding') out.push({ name: 'CA keyUsage whose keyCertSign bit lies in the BIT STRING padding', certs: [leaf, ca], control: [] })
+    else out[out.length - 1]!.control = [leaf, ca]
+  }
+  return out
+}
