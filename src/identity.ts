@@ -3,6 +3,7 @@
  */
 import { formatName, nameAttributes } from './x509/names.js'
 import { toPem, type ParsedCertificate } from './x509/parse.js'
+import { spiffeIdOf } from './x509/spiffe.js'
 import type { ChainCertificate, ClientCertificate, CertificateSource } from './types.js'
 
 /**
@@ -54,12 +55,6 @@ function makeChainEntry (cert: ParsedCertificate): ChainCertificate {
 function freezeAttributes (attrs: Record<string, string[]>): Readonly<Record<string, readonly string[]>> {
   for (const key of Object.keys(attrs)) Object.freeze(attrs[key])
   return Object.freeze(attrs)
-}
-
-/** The single `spiffe://` URI SAN, or null (the SPIFFE X.509-SVID spec allows exactly one). */
-function spiffeIdOf (uris: readonly string[]): string | null {
-  const ids = uris.filter((u) => u.slice(0, 9).toLowerCase() === 'spiffe://')
-  return ids.length === 1 ? ids[0]! : null
 }
 
 export function buildIdentity (
