@@ -68,6 +68,15 @@ function rank (p: Problem): number {
   return p.reason === 'untrusted' ? 2 : p.reason === 'max-chain-depth-exceeded' ? 1 : 0
 }
 
+/**
+ * Every rule on the client certificate on its own (structure, validity, extensions, leaf rules, key
+ * policy): what passthrough checks before building a path, and what ALB verify mode checks on the
+ * leaf it is sent (the load balancer validated the chain, not our structure rules).
+ */
+export function checkLeafCertificate (leaf: ParsedCertificate, now: number, policy: PathPolicy): Problem | null {
+  return checkCommon(leaf, now, policy) ?? checkLeaf(leaf, policy) ?? keyProblem(leaf, policy)
+}
+
 export function buildPath (
   leaf: ParsedCertificate,
   intermediates: readonly ParsedCertificate[],
@@ -77,7 +86,7 @@ export function buildPath (
   pathRules: readonly PathRule[] = [],
   stats?: PathStats
 ): PathResult {
-  const leafProblem = checkCommon(leaf, now, policy) ?? checkLeaf(leaf, policy) ?? keyProblem(leaf, policy)
+  const leafProblem = checkLeafCertificate(leaf, now, policy)
   if (leafProblem !== null) return { ok: false, problem: leafProblem }
 
   // Candidates from which a configured root can be reached by names alone (no crypto): a header
