@@ -9,7 +9,7 @@ import { createVerifier } from '../src/index.js'
 import { createTestPki, type TestPki } from '../src/testing/index.js'
 import { parseCertificate } from '../src/x509/parse.js'
 import { header } from './helpers/pki.js'
-import { hostileEncodings, tlv } from './helpers/hostile.js'
+import { hostileEncodings, resign, TBS, tlv } from './helpers/hostile.js'
 
 let pki: TestPki
 
@@ -80,4 +80,26 @@ test('item 6: a UTF8String with invalid UTF-8 never reads as the latin-1 text', 
   const utf8 = cases.find((c) => c.name.startsWith('UTF8String'))!
   assert.throws(() => parseCertificate(utf8.certs[0]!.der))
   assert.equal(parseCertificate(utf8.control[0]!.der).subject.flat().find((a) => a.oid === '2.5.4.10')?.value, 'Müller GmbH')
+})
+
+test('item 6, siblings: a non-minimal OID anywhere (extension ID, EKU purpose, access method) is refused', async () => {
+  const v = createVerifier({ roots: pki.root.pem })
+  const oid = (bytes: number[]): Uint8Array => tlv(0x06, Uint8Array.from(bytes))
+  // basicConstraints (2.5.29.19) spelled 55 1d 80 13, cA=TRUE: a lenient decoder reads a CA flag.
+  const base = await pki.issue({ subject: 'CN=client' })
+  const extensions = (id: number[]): Uint8Array => tlv(0xa3, tlv(0x30,
+    tlv(0x30, oid(id), tlv(0x04, tlv(0x30))),
+    tlv(0x30, oid([0x55, 0x1d, 0x23]), tlv(0x04, tlv(0x30, tlv(0x80, base.spec.issuer!.certificate.subjectKeyIdentifier!))))))
+  const bad = resign(base, pki.intermediate.key, TBS.extensions, extensions([0x55, 0x1d, 0x80, 0x13]))
+  const r = v.verifySync(header(bad, pki.intermediate))
+  assert.equal(reasonOf(r), 'bad-der')
+  assert.match(r.ok ? '' : r.message, /OBJECT IDENTIFIER/)
+  const control = resign(base, pki.intermediate.key, TBS.extensions, extensions([0x55, 0x1d, 0x13]))
+  assert.equal(reasonOf(v.verifySync(header(control, pki.intermediate))), 'ok')
+  // clientAuth (1.3.6.1.5.5.7.3.2) with a padded last arc inside the EKU.
+  const eku = await pki.issue({ subject: 'CN=eku', extendedKeyUsage: false, extensions: [{ oid: '2.5.29.37', value: tlv(0x30, oid([0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x80, 0x02])) }] })
+  assert.equal(reasonOf(v.verifySync(header(eku, pki.intermediate))), 'invalid-certificate')
+  // An AIA accessMethod with a padded arc.
+  const aia = await pki.issue({ subject: 'CN=aia', extensions: [{ oid: '1.3.6.1.5.5.7.1.1', value: tlv(0x30, tlv(0x30, oid([0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x80, 0x02]), tlv(0x86, Uint8Array.from(Buffer.from('http://ca.example/ca.crt'))))) }] })
+  assert.equal(reasonOf(v.verifySync(header(aia, pki.intermediate))), 'invalid-certificate')
 })

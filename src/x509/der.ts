@@ -107,3 +107,35 @@ export function integerHex (value: Uint8Array): string {
   const hex = Buffer.from(value.buffer, value.byteOffset + i, value.byteLength - i).toString('hex')
   return hex === '' ? '0' : hex
 }
+
+/**
+ * True when a DER tree (constructed values descended, primitive contents not) holds an OBJECT
+ * IDENTIFIER with a non-minimal arc (a leading 0x80 octet, X.690 8.19.2) or a truncated one. Such an
+ * OID reads as another OID to a lenient decoder (`55 1d 80 13` as basicConstraints 2.5.29.19);
+ * OpenSSL refuses it. False as well for bytes that are not DER (the caller's own reader decides).
+ */
+export function hasBadOid (bytes: Uint8Array): boolean {
+  const stack: Uint8Array[] = [bytes]
+  try {
+    while (stack.length > 0) {
+      const value = stack.pop()!
+      let offset = 0
+      while (offset < value.length) {
+        const { tlv, next } = readTlv(value, offset)
+        if (tlv.tag === 0x06) {
+          try {
+            oidText(tlv.value)
+          } catch {
+            return true
+          }
+        } else if ((tlv.tag & 0x20) !== 0) {
+          stack.push(tlv.value)
+        }
+        offset = next
+      }
+    }
+  } catch {
+    return false
+  }
+  return false
+}

@@ -9,7 +9,7 @@ import * as asn1js from 'asn1js'
 import { LRUCache } from 'lru-cache'
 import * as pkijs from 'pkijs'
 import { parseName, nameKey, type Rdns } from './names.js'
-import { children, DerError, readOne, readTlv } from './der.js'
+import { children, DerError, hasBadOid, oidText, readOne, readTlv } from './der.js'
 import {
   authorityKeyIdentifierFast, basicConstraintsFast, extKeyUsageFast, keyUsageBytesFast, readCertificateFast,
   subjectKeyIdentifierFast, type FastCertificate
@@ -172,6 +172,11 @@ class ExtensionReader {
     // X.690 11.2.1: the unused bits of a BIT STRING are zero in DER. A keyCertSign bit in the
     // declared padding is a bit no DER decoder (OpenSSL) reads: refuse rather than guess.
     if (oid === OID.keyUsage && !bitStringPaddingClear(value)) {
+      this.badExtension ??= oid
+      return
+    }
+    // OIDs inside the interpreted extensions (EKU purposes, policies, access methods) as well.
+    if (KNOWN.has(oid) && hasBadOid(value)) {
       this.badExtension ??= oid
       return
     }
@@ -454,6 +459,8 @@ function checkEnvelope (der: Uint8Array): void {
   if (elements > MAX_CERTIFICATE_ELEMENTS) {
     throw new CertificateParseError(`more than ${MAX_CERTIFICATE_ELEMENTS} ASN.1 elements (extension values and keys not counted)`)
   }
+  // Every OID of the tree (algorithms, name attribute types, extension IDs) minimally encoded.
+  if (hasBadOid(tbs.value)) throw new CertificateParseError('OBJECT IDENTIFIER with a non-minimal or truncated arc')
 }
 
 /**
@@ -506,6 +513,7 @@ function checkAuthorityInfoAccess (value: Uint8Array): void {
   for (const d of descriptions) {
     const parts = d.tag === 0x30 ? children(d.value) : []
     if (parts.length !== 2 || parts[0]!.tag !== 0x06) throw new Error('bad AccessDescription')
+    oidText(parts[0]!.value)
     generalNameForm(parts[1]!)
   }
 }
