@@ -24,7 +24,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { header } from './helpers/pki.js'
-import { fuzzParameters, hostileEncodings, tlv } from './helpers/hostile.js'
+import { fuzzParameters, hostileEncodings, nullBomb, rsaKeyWithExponent, selfIssuedFan, tlv, UNKNOWN_EXTENSION_OID } from './helpers/hostile.js'
 
 type Kind =
   | 'expired' | 'not-yet-valid' | 'bad-signature'
@@ -291,6 +291,50 @@ test('hostile encodings: refused here exactly when openssl verify refuses them',
         assert.equal(ours.ok, theirs, `${c.name} (${label}): ours ${ours.ok ? 'accept' : ours.reason}, openssl ${theirs ? 'accept' : 'reject'}`)
         assert.equal(ours.ok, label === 'control', `${c.name} (${label})`)
       }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+/**
+ * Issue 12, item 1 classes against `openssl verify`: the costly shapes get the same verdict, except
+ * two documented policy differences (ours stricter): an RSA exponent outside 3 <= e < 2^32 (OpenSSL
+ * bounds e only above 3072-bit moduli) and a certificate of more than 512 ASN.1 elements.
+ */
+test('hostile chains: same verdict as openssl verify, or a documented stricter refusal', async (t) => {
+  if (spawnSync('openssl', ['version']).status !== 0) {
+    t.skip('openssl not found')
+    return
+  }
+  const pki = roots['p-256']
+  const dir = mkdtempSync(join(tmpdir(), 'mtls-diff-'))
+  const opensslAccepts = (certs: Issued[]): boolean => {
+    writeFileSync(join(dir, 'root.pem'), pki.root.pem)
+    writeFileSync(join(dir, 'untrusted.pem'), certs.slice(1).map((c) => c.pem).join('') || pki.intermediate.pem)
+    writeFileSync(join(dir, 'leaf.pem'), certs[0]!.pem)
+    return spawnSync('openssl', ['verify', '-purpose', 'sslclient', '-CAfile', join(dir, 'root.pem'),
+      '-untrusted', join(dir, 'untrusted.pem'), join(dir, 'leaf.pem')]).status === 0
+  }
+  const realName = pki.intermediate.subject
+  const fan = await selfIssuedFan('p-256', 4, false, realName)
+  const ring = await selfIssuedFan('p-256', 4, true, realName)
+  const hugeE = await pki.issue({ subject: 'CN=Huge E CA', key: await rsaKeyWithExponent(2048), ca: true }, pki.root)
+  const underHugeE = await pki.issue({ subject: 'CN=under huge e' }, hugeE)
+  const bomb = await pki.issue({ subject: 'CN=bomb', extensions: [{ oid: UNKNOWN_EXTENSION_OID, value: nullBomb(3000) }] })
+  const wide = await pki.issue({ subject: [...Array.from({ length: 130 }, (_, i) => [['OU', `u${i}`] as [string, string]]), [['CN', 'wide']]] })
+  const cases: Array<{ name: string, certs: Issued[], ours: 'accept' | 'reject', openssl: 'accept' | 'reject' }> = [
+    { name: 'fan of self-issued CAs named like the intermediate, one key', certs: [fan.leaf, ...fan.cas, pki.intermediate], ours: 'reject', openssl: 'reject' },
+    { name: 'ring of self-issued CAs named like the intermediate', certs: [ring.leaf, ...ring.cas, pki.intermediate], ours: 'reject', openssl: 'reject' },
+    { name: 'leaf with an unknown extension of 3,000 NULLs', certs: [bomb, pki.intermediate], ours: 'accept', openssl: 'accept' },
+    { name: 'CA with a 2047-bit RSA exponent (documented: ours weak-key)', certs: [underHugeE, hugeE], ours: 'reject', openssl: 'accept' },
+    { name: 'leaf of 130 subject RDNs (documented: ours bad-der, element bound)', certs: [wide, pki.intermediate], ours: 'reject', openssl: 'accept' }
+  ]
+  try {
+    for (const c of cases) {
+      const ours = verifier.verifySync(header(...c.certs))
+      assert.equal(ours.ok ? 'accept' : 'reject', c.ours, `${c.name}: ours ${ours.ok ? 'accept' : ours.reason}`)
+      assert.equal(opensslAccepts(c.certs) ? 'accept' : 'reject', c.openssl, `${c.name}: openssl`)
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })
