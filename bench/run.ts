@@ -60,7 +60,7 @@ if (want('micro')) {
 if (want('hostile')) {
   const hostile = await runHostile(fx, quick)
   report.hostile = hostile
-  console.log(table(['hostile header (uncached, cold issuer cache)', 'bytes', 'verdict', 'time', 'x valid chain', 'target'], [
+  console.log(table(['hostile header (uncached, cold issuer and key caches)', 'bytes', 'verdict', 'time', 'x valid chain', 'target'], [
     ['valid RSA-2048 leaf + intermediate (the unit)', String(fx.header.length), 'accepted', fmt(hostile.validMs * 1e6), '1.00', ''],
     ...hostile.rows.map((r) => [r.name, String(r.headerBytes), r.verdict, fmt(r.ms * 1e6), r.ratio.toFixed(2), `<= ${hostile.target}`])
   ]))

@@ -5,14 +5,17 @@
  * the other header certificates and the configured roots only; only a configured root ends a path.
  * The search is a depth-first walk whose cost is bounded by the work it does, not by the number of
  * candidates (RFC 4158 3.5 loop detection, rustls-webpki's Budget):
- * - a public key appears at most once on a path (RFC 4158: a repeated key is a loop), whatever
- *   certificate carries it, so self-issued certificates sharing a key cannot be stacked;
+ * - a (subject name, public key) pair appears at most once on a path (RFC 4158 loop detection),
+ *   whatever certificate carries it, so self-issued certificates sharing a key cannot be stacked;
  * - each (issuer key, child certificate) signature is checked at most once per validation: a
  *   second certificate with the same key reuses the first verdict;
  * - signature checks spend a work budget in units of one P-256 check (signature.ts
  *   verificationCost: a P-521 check costs 20; see workBudget), and every candidate examined
  *   spends one step;
  *   running out of either ends the search with reason `path-budget-exceeded`.
+ * - before the walk, the candidates signed by a key known to lead to a configured root are found
+ *   top-down (anchors first); the walk tries only those as issuers, so a client's made-up
+ *   certificates never make it verify with keys the client chose;
  * The walk itself only finds a path; rules on a whole path (name constraints, revocation, policies)
  * run once a path is complete (`runRules`), and a path they refuse is backtracked from.
  */
@@ -108,8 +111,8 @@ export function buildPath (
   /** Signature verdicts by child, then by issuer key identity. */
   const signatures = new Map<ParsedCertificate, Map<string, Problem | null>>()
   const path: ParsedCertificate[] = [leaf]
-  // Issuer keys on the path. The leaf's own key is not one: it signs nothing here, and a leaf that
-  // shares its CA's key (odd, but seen in test PKIs) is not a loop.
+  // Issuer (name, key) pairs on the path. The leaf's own key is not one: it signs nothing here, and
+  // a leaf that shares its CA's key (odd, but seen in test PKIs) is not a loop.
   const keysOnPath = new Set<string>()
 
   /** The issuer's key, or the problem that rules it out (cheap checks first, the signature last). */
@@ -150,8 +153,10 @@ export function buildPath (
     const key = candidateProblem(issuer, child, isAnchor)
     if (!isKey(key)) { note(key); return null }
     const id = keyIdentity(key)
-    // A key already on the path closes a loop (RFC 4158 3.5.1), whatever certificate carries it.
-    if (keysOnPath.has(id)) return null
+    // A (name, key) pair already on the path closes a loop (RFC 4158 2.4.2, 5.2), whatever
+    // certificate carries it: self-issued copies of one CA cannot be stacked.
+    const onPath = `${issuer.subjectKey}\n${id}`
+    if (keysOnPath.has(onPath)) return null
     const sig = signatureProblem(child, key, id)
     if (sig === 'exhausted') { exhausted = true; return 'stop' }
     if (sig !== null) { note(sig); return null }
@@ -162,10 +167,10 @@ export function buildPath (
       return null
     }
     path.push(issuer)
-    keysOnPath.add(id)
+    keysOnPath.add(onPath)
     const found = walk()
     path.pop()
-    keysOnPath.delete(id)
+    keysOnPath.delete(onPath)
     return found
   }
 
@@ -180,7 +185,7 @@ export function buildPath (
       if (r !== null) return r
     }
     for (const next of ordered) {
-      if (next.subjectKey !== child.issuerKey || !reachable.has(next) || path.includes(next) || !akiMatches(child, next)) continue
+      if (next.subjectKey !== child.issuerKey || !vouched.has(next) || path.includes(next) || !akiMatches(child, next)) continue
       if (isAnchorCopy(next, anchors)) continue
       if (!next.selfIssued && intermediatesSoFar >= policy.maxChainDepth) {
         note({ reason: 'max-chain-depth-exceeded', message: `more than ${policy.maxChainDepth} intermediates` })
@@ -202,7 +207,37 @@ export function buildPath (
     return null
   }
 
-  const found = walk()
+  /**
+   * Top-down first: the candidates signed by a key already known to lead to a configured root (an
+   * anchor's, then theirs, ...), found with signature checks by those keys only. The walk then tries
+   * nothing else as an issuer, so certificates a client made up can cost at most one check each by
+   * a real CA key (whose algorithm the PKI chose), never a search through keys of their choosing.
+   * Only candidates on a name chain from the leaf's issuer up to a root are looked at.
+   */
+  const vouched = new Set<ParsedCertificate>()
+  const relevant = upwardFrom(leaf, intermediates, reachable)
+  let frontier: ParsedCertificate[] = []
+  for (const roots of anchors.bySubject.values()) frontier.push(...roots)
+  while (frontier.length > 0 && !exhausted) {
+    const next: ParsedCertificate[] = []
+    for (const issuer of frontier) {
+      for (const c of relevant) {
+        if (vouched.has(c) || c.issuerKey !== issuer.subjectKey || !akiMatches(c, issuer)) continue
+        if (--steps < 0) { exhausted = true; break }
+        const key = publicKeyOf(issuer, policy)
+        if (!isKey(key)) { note(key); continue }
+        const sig = signatureProblem(c, key, keyIdentity(key))
+        if (sig === 'exhausted') { exhausted = true; break }
+        // A candidate a trusted key does not vouch for stays out of the walk; its failure is what
+        // the verdict reports when nothing else validates (a forged intermediate: bad-signature).
+        if (sig === null) { vouched.add(c); next.push(c) } else note(sig)
+      }
+      if (exhausted) break
+    }
+    frontier = next
+  }
+
+  const found = exhausted ? 'stop' : walk()
   if (found !== null && found !== 'stop') return { ok: true, path: found }
   if (exhausted) {
     return {
@@ -235,6 +270,27 @@ function anchorReachable (intermediates: readonly ParsedCertificate[], anchors: 
     }
   }
   return out
+}
+
+/**
+ * The candidates on a name chain from the leaf's issuer upward (whose subject is the leaf's issuer
+ * name, or the issuer name of another such candidate), among `reachable` (those with a name chain to
+ * a root): configured intermediates of other branches of the PKI are never checked.
+ */
+function upwardFrom (leaf: ParsedCertificate, intermediates: readonly ParsedCertificate[], reachable: ReadonlySet<ParsedCertificate>): ParsedCertificate[] {
+  const names = new Set<string>([leaf.issuerKey])
+  const out = new Set<ParsedCertificate>()
+  let grew = true
+  while (grew) {
+    grew = false
+    for (const c of intermediates) {
+      if (out.has(c) || !reachable.has(c) || !names.has(c.subjectKey)) continue
+      out.add(c)
+      names.add(c.issuerKey)
+      grew = true
+    }
+  }
+  return [...out]
 }
 
 function isKey (k: KeyObject | Problem): k is KeyObject {
