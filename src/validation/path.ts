@@ -215,7 +215,8 @@ export function buildPath (
    * Only candidates on a name chain from the leaf's issuer up to a root are looked at.
    */
   const vouched = new Set<ParsedCertificate>()
-  const relevant = upwardFrom(leaf, intermediates, reachable)
+  // A header copy of a configured root is reached as the root itself: never checked here.
+  const relevant = upwardFrom(leaf, intermediates, reachable).filter((c) => !isAnchorCopy(c, anchors))
   let frontier: ParsedCertificate[] = []
   for (const roots of anchors.bySubject.values()) frontier.push(...roots)
   while (frontier.length > 0 && !exhausted) {
