@@ -71,7 +71,7 @@ if (want('hostile')) {
 if (want('flood')) {
   const flood = await runFlood(quick)
   report.flood = flood
-  console.log(table(['all-miss flood (every request a new certificate)', 'req/s (median)', 'ratio', 'target'], [
+  console.log(table(['all-miss flood (every request a new certificate)', 'req/s (median)', 'ratio (median of per-pass ratios)', 'target'], [
     ['verifier, cache off', flood.uncachedPerSecond.toFixed(0), '1.00', ''],
     ['verifier, default cache', flood.cachedPerSecond.toFixed(0), flood.ratio.toFixed(2), '>= 1.00 (within noise)']
   ]))

@@ -262,6 +262,9 @@ function keyProblem (key: KeyObject, policy: AlgorithmPolicy): SignatureProblem 
   }
 }
 
+/** Outcomes of verifications, by signed object (its bytes never change), then key, hash and scheme. */
+const verified = new WeakMap<object, Map<string, boolean>>()
+
 /** What a signature check needs of a signed object (a certificate or a CRL). */
 export type SignedData = Pick<ParsedCertificate, 'signatureAlgorithm' | 'signatureParams' | 'tbs' | 'signature'>
 
@@ -286,11 +289,20 @@ export function checkSignature (cert: SignedData, issuerKey: KeyObject, policy: 
     (scheme.kind === 'eddsa' && keyType !== 'ed25519' && keyType !== 'ed448')) {
     return { reason: 'bad-signature', message: `${cert.signatureAlgorithm} signature from a ${keyType ?? 'unknown'} key` }
   }
-  let good = false
-  try {
-    good = verify(hash, cert.tbs, keyInput, cert.signature)
-  } catch {
-    good = false
+  // The algorithm policy above is applied on every call; the verification itself is a pure
+  // function of the key and the signed object's bytes, so its outcome is kept with the parsed object
+  // (a cached intermediate is verified by its CA once, not on every new leaf under it).
+  let byKey = verified.get(cert)
+  const id = `${keyIdentity(issuerKey)}\n${hash ?? ''}\n${scheme.kind}`
+  let good = byKey?.get(id)
+  if (good === undefined) {
+    try {
+      good = verify(hash, cert.tbs, keyInput, cert.signature)
+    } catch {
+      good = false
+    }
+    if (byKey === undefined) verified.set(cert, byKey = new Map())
+    byKey.set(id, good)
   }
   return good ? null : { reason: 'bad-signature', message: 'signature does not verify with the issuer key' }
 }
