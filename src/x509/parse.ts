@@ -9,7 +9,7 @@ import * as asn1js from 'asn1js'
 import { LRUCache } from 'lru-cache'
 import * as pkijs from 'pkijs'
 import { parseName, nameKey, type Rdns } from './names.js'
-import { children, DerError, hasBadOid, oidText, readOne, readTlv } from './der.js'
+import { children, DerError, hasBadOid, oidText, readOne, scanTree } from './der.js'
 import {
   authorityKeyIdentifierFast, basicConstraintsFast, extKeyUsageFast, keyUsageBytesFast, readCertificateFast,
   subjectKeyIdentifierFast, type FastCertificate
@@ -448,19 +448,19 @@ function checkEnvelope (der: Uint8Array): void {
     throw new CertificateParseError('not a Certificate SEQUENCE of three fields')
   }
   if (sig.value[0] !== 0) throw new CertificateParseError('signatureValue: unused bits in the BIT STRING')
-  let elements: number
+  let scan
   try {
-    elements = countElements(tbs.value, MAX_CERTIFICATE_ELEMENTS)
+    scan = scanTree(tbs.value, MAX_CERTIFICATE_ELEMENTS)
   } catch (err) {
     // BER inside the TBS: the reference parser counts the same elements (asn1js maxNodes).
     if (err instanceof DerError) return
     throw err
   }
-  if (elements > MAX_CERTIFICATE_ELEMENTS) {
+  if (scan.elements > MAX_CERTIFICATE_ELEMENTS) {
     throw new CertificateParseError(`more than ${MAX_CERTIFICATE_ELEMENTS} ASN.1 elements (extension values and keys not counted)`)
   }
   // Every OID of the tree (algorithms, name attribute types, extension IDs) minimally encoded.
-  if (hasBadOid(tbs.value)) throw new CertificateParseError('OBJECT IDENTIFIER with a non-minimal or truncated arc')
+  if (scan.badOid) throw new CertificateParseError('OBJECT IDENTIFIER with a non-minimal or truncated arc')
 }
 
 /**
@@ -471,23 +471,6 @@ function checkEnvelope (der: Uint8Array): void {
  * crafted name of thousands of attributes is refused before anything reads it.
  */
 export const MAX_CERTIFICATE_ELEMENTS = 512
-
-/** Elements of a constructed value's tree, stopping as soon as the count passes `limit`. */
-function countElements (value: Uint8Array, limit: number): number {
-  let count = 0
-  const stack: Uint8Array[] = [value]
-  while (stack.length > 0) {
-    const bytes = stack.pop()!
-    let offset = 0
-    while (offset < bytes.length) {
-      const { tlv, next } = readTlv(bytes, offset)
-      if (++count > limit) return count
-      if ((tlv.tag & 0x20) !== 0) stack.push(tlv.value)
-      offset = next
-    }
-  }
-  return count
-}
 
 /** False when a DER BIT STRING has set bits in its declared padding (or padding without content). */
 function bitStringPaddingClear (value: Uint8Array): boolean {
