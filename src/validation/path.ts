@@ -217,8 +217,8 @@ export function buildPath (
   const vouched = new Set<ParsedCertificate>()
   // A header copy of a configured root is reached as the root itself: never checked here.
   const relevant = upwardFrom(leaf, intermediates, reachable).filter((c) => !isAnchorCopy(c, anchors))
-  let frontier: ParsedCertificate[] = []
-  for (const roots of anchors.bySubject.values()) frontier.push(...roots)
+  // Only the anchors a relevant candidate names as its issuer (a trust store may hold hundreds).
+  let frontier = [...new Set(relevant.flatMap((c) => anchors.bySubject.get(c.issuerKey) ?? []))]
   while (frontier.length > 0 && !exhausted) {
     const next: ParsedCertificate[] = []
     for (const issuer of frontier) {
