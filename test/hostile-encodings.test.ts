@@ -103,3 +103,15 @@ test('item 6, siblings: a non-minimal OID anywhere (extension ID, EKU purpose, a
   const aia = await pki.issue({ subject: 'CN=aia', extensions: [{ oid: '1.3.6.1.5.5.7.1.1', value: tlv(0x30, tlv(0x30, oid([0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x30, 0x80, 0x02]), tlv(0x86, Uint8Array.from(Buffer.from('http://ca.example/ca.crt'))))) }] })
   assert.equal(reasonOf(v.verifySync(header(aia, pki.intermediate))), 'invalid-certificate')
 })
+
+test('item 6: the OID rule holds for certificates the reference parser reads (BER lengths)', async () => {
+  const { rawName } = await import('./helpers/hostile.js')
+  const base = await pki.issue({ subject: 'CN=client' })
+  // The subject SEQUENCE with a long-form length for a short value: BER, not DER.
+  const ber = (name: Uint8Array): Uint8Array => Uint8Array.from([0x30, 0x81, name[1]!, ...name.subarray(2)])
+  const utf8 = tlv(0x0c, new Uint8Array(Buffer.from('Evil Corp')))
+  const bad = resign(base, pki.intermediate.key, TBS.subject, ber(rawName([0x55, 0x04, 0x80, 0x0a], utf8)))
+  assert.throws(() => parseCertificate(bad.der), /OBJECT IDENTIFIER with a non-minimal arc/)
+  const control = resign(base, pki.intermediate.key, TBS.subject, ber(rawName([0x55, 0x04, 0x0a], utf8)))
+  assert.equal(parseCertificate(control.der).subject[0]![0]!.value, 'Evil Corp')
+})

@@ -342,6 +342,8 @@ function parseReference (der: Uint8Array): ParsedCertificate {
   if (asn1.offset === -1 || asn1.offset !== der.byteLength) throw new CertificateParseError('not a single DER structure')
   const root = asn1.result
   if (!(root instanceof asn1js.Sequence) || root.valueBlock.value.length !== 3) throw new CertificateParseError('not a Certificate SEQUENCE')
+  // The non-DER certificates that skip checkEnvelope's scan: the same OID rule on asn1js' tree.
+  if (hasPaddedOid(root)) throw new CertificateParseError('OBJECT IDENTIFIER with a non-minimal arc')
   const [tbsBlock, sigAlgBlock] = root.valueBlock.value as [asn1js.AsnType, asn1js.AsnType]
   if (!(tbsBlock instanceof asn1js.Sequence)) throw new CertificateParseError('TBSCertificate is not a SEQUENCE')
   let cert: pkijs.Certificate
@@ -471,6 +473,17 @@ function checkEnvelope (der: Uint8Array): void {
  * crafted name of thousands of attributes is refused before anything reads it.
  */
 export const MAX_CERTIFICATE_ELEMENTS = 512
+
+/** An OBJECT IDENTIFIER in an asn1js tree (at most MAX_CERTIFICATE_ELEMENTS nodes) with a padded arc. */
+function hasPaddedOid (block: asn1js.AsnType): boolean {
+  if (block instanceof asn1js.ObjectIdentifier) {
+    // asn1js warns about any arc whose first octet carries no bits, a lone 0x00 (arc 0) included:
+    // only an arc of more than one octet is padded.
+    return block.valueBlock.value.some((sid) => sid.blockLength > 1 && sid.warnings.some((w) => w.startsWith('Needlessly long format')))
+  }
+  const value = (block as { valueBlock?: { value?: unknown } }).valueBlock?.value
+  return Array.isArray(value) && value.some((child) => hasPaddedOid(child as asn1js.AsnType))
+}
 
 /** False when a DER BIT STRING has set bits in its declared padding (or padding without content). */
 function bitStringPaddingClear (value: Uint8Array): boolean {
