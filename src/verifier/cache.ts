@@ -102,7 +102,7 @@ class Store {
 }
 
 /** Lookups per window of the flood detector. */
-const WINDOW = 1024
+const WINDOW = 256
 /** A window with fewer hits than WINDOW / FLOOD_RATIO turns admission on second sight on. */
 const FLOOD_RATIO = 64
 /** Slots of the doorkeeper: key hashes seen once while flooded. */
