@@ -115,29 +115,11 @@ export function integerHex (value: Uint8Array): string {
  * OpenSSL refuses it. False as well for bytes that are not DER (the caller's own reader decides).
  */
 export function hasBadOid (bytes: Uint8Array): boolean {
-  const stack: Uint8Array[] = [bytes]
   try {
-    while (stack.length > 0) {
-      const value = stack.pop()!
-      let offset = 0
-      while (offset < value.length) {
-        const { tlv, next } = readTlv(value, offset)
-        if (tlv.tag === 0x06) {
-          try {
-            oidText(tlv.value)
-          } catch {
-            return true
-          }
-        } else if ((tlv.tag & 0x20) !== 0) {
-          stack.push(tlv.value)
-        }
-        offset = next
-      }
-    }
+    return scanTree(bytes, Number.MAX_SAFE_INTEGER).badOid
   } catch {
     return false
   }
-  return false
 }
 
 /**

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict'
 import crypto from 'node:crypto'
-import { createCertificate, generateKeyPair, type Issued, type KeyAlgorithm, type KeyPair, type NameInput } from '../../src/testing/index.js'
+import { createCertificate, generateKeyPair, type Issued, type KeyAlgorithm, type KeyPair, type NameInput, type TestPki } from '../../src/testing/index.js'
 import type { FailureReason, InvalidReason, MalformedReason, VerifyErrorCode, VerifyResult } from '../../src/index.js'
 
 /** DER length octets (minimal definite form). */
@@ -352,7 +352,7 @@ export interface HostileEncoding {
 }
 
 /** The encodings of issue 12 item 6, each with a well-encoded control, under `pki` (P-256). */
-export async function hostileEncodings (pki: { intermediate: Issued, root: Issued, issue: (spec: Parameters<typeof createCertificate>[0] extends infer S ? Partial<S> & { subject: NameInput } : never, under?: Issued) => Promise<Issued> }): Promise<HostileEncoding[]> {
+export async function hostileEncodings (pki: Pick<TestPki, 'intermediate' | 'root' | 'issue'>): Promise<HostileEncoding[]> {
   const out: HostileEncoding[] = []
   const base = await pki.issue({ subject: 'CN=client' })
   const sign = (subject: Uint8Array): Issued => resign(base, pki.intermediate.key, TBS.subject, subject)
