@@ -7,6 +7,8 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { createFixtures, freshCopy } from './fixtures.js'
+import { runFlood } from './flood.js'
+import { runHostile } from './hostile.js'
 import { runHttp } from './http.js'
 import { runMemory } from './memory.js'
 import { runMicro } from './micro.js'
@@ -53,6 +55,28 @@ if (want('micro')) {
   console.log(table(['cache key candidate (lookup of a fresh 2-cert header)', 'time'],
     Object.entries(micro.keyCandidates).map(([k, v]) => [k, fmt(v)])))
   console.log('')
+}
+
+if (want('hostile')) {
+  const hostile = await runHostile(fx, quick)
+  report.hostile = hostile
+  console.log(table(['hostile header (uncached, cold issuer and key caches)', 'bytes', 'verdict', 'time', 'x valid chain', 'target'], [
+    ['valid RSA-2048 leaf + intermediate (the unit)', String(fx.header.length), 'accepted', fmt(hostile.validMs * 1e6), '1.00', ''],
+    ...hostile.rows.map((r) => [r.name, String(r.headerBytes), r.verdict, fmt(r.ms * 1e6), r.ratio.toFixed(2), `<= ${hostile.target}`])
+  ]))
+  const worst = Math.max(...hostile.rows.map((r) => r.ratio))
+  console.log(`worst hostile ratio ${worst.toFixed(2)} (target <= ${hostile.target}): ${worst <= hostile.target ? 'met' : 'NOT MET'}\n`)
+}
+
+if (want('flood')) {
+  const flood = await runFlood(quick)
+  report.flood = flood
+  console.log(table(['all-miss flood (every request a new certificate)', 'req/s (median)', 'ratio (median of per-pass ratios)', 'target'], [
+    ['verifier, cache off', flood.uncachedPerSecond.toFixed(0), '1.00', ''],
+    ['verifier, default cache', flood.cachedPerSecond.toFixed(0), flood.ratio.toFixed(2), '>= 1.00 (within noise)']
+  ]))
+  console.log(`${flood.requests} distinct P-256 leaves per pass; verdicts stored by the cached verifier in its last pass: ${flood.stored}.`)
+  console.log('How: with fewer than 1 in 64 lookups hitting, a verdict is stored only the second time its key is seen (src/verifier/cache.ts, Admission).\n')
 }
 
 if (want('http')) {

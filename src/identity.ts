@@ -3,11 +3,34 @@
  */
 import { formatName, nameAttributes } from './x509/names.js'
 import { toPem, type ParsedCertificate } from './x509/parse.js'
+import { spiffeIdOf } from './x509/spiffe.js'
 import type { ChainCertificate, ClientCertificate, CertificateSource } from './types.js'
+
+/**
+ * Dates handed to the application. Object.freeze does not freeze a Date's time value, and the
+ * parsed certificates' own Date objects are what validation reads (for cached issuers, across
+ * clients): an identity gets its own copies, whose setters throw. (Date.prototype.setTime.call on
+ * one still changes that copy only: nothing the verifier reads.) Named Date, so it prints like one.
+ */
+const ReadonlyDate = class Date extends globalThis.Date {}
+for (const name of Object.getOwnPropertyNames(globalThis.Date.prototype)) {
+  if (!name.startsWith('set')) continue
+  Object.defineProperty(ReadonlyDate.prototype, name, {
+    value () { throw new TypeError(`request.clientCert is read-only: Date#${name} is not allowed`) }
+  })
+}
+Object.freeze(ReadonlyDate.prototype)
+
+function readonlyDate (date: Date): Date {
+  return Object.freeze(new ReadonlyDate(date.getTime()))
+}
 
 const entries = new WeakMap<ParsedCertificate, ChainCertificate>()
 
-/** One frozen entry per parsed certificate: identities of clients under one CA share its entries. */
+/**
+ * One frozen entry per parsed certificate: identities of clients under one CA share its entries
+ * (nothing in an entry can be changed, and nothing in it is an object the verifier reads).
+ */
 function chainEntry (cert: ParsedCertificate): ChainCertificate {
   let entry = entries.get(cert)
   if (entry === undefined) {
@@ -22,8 +45,8 @@ function makeChainEntry (cert: ParsedCertificate): ChainCertificate {
     subject: formatName(cert.subject),
     issuer: formatName(cert.issuer),
     serialNumber: cert.serialNumber,
-    notBefore: cert.notBefore,
-    notAfter: cert.notAfter,
+    notBefore: readonlyDate(cert.notBefore),
+    notAfter: readonlyDate(cert.notAfter),
     fingerprint256: cert.fingerprint256,
     pem: toPem(cert.der)
   })
@@ -32,12 +55,6 @@ function makeChainEntry (cert: ParsedCertificate): ChainCertificate {
 function freezeAttributes (attrs: Record<string, string[]>): Readonly<Record<string, readonly string[]>> {
   for (const key of Object.keys(attrs)) Object.freeze(attrs[key])
   return Object.freeze(attrs)
-}
-
-/** The single `spiffe://` URI SAN, or null (the SPIFFE X.509-SVID spec allows exactly one). */
-function spiffeIdOf (uris: readonly string[]): string | null {
-  const ids = uris.filter((u) => u.slice(0, 9).toLowerCase() === 'spiffe://')
-  return ids.length === 1 ? ids[0]! : null
 }
 
 export function buildIdentity (

@@ -21,4 +21,6 @@ export type {
 } from './fastify/guards.js'
 export type { TrustedProxies } from './sources/trusted-proxies.js'
 export { DEFAULT_TRUSTED_PROXIES, compileTrustedProxies } from './sources/trusted-proxies.js'
+export { inTrustDomain, isSpiffeId, parseSpiffeId, spiffeTrustDomain } from './x509/spiffe.js'
+export type { SpiffeId } from './x509/spiffe.js'
 export { CertMissingError, CertMalformedError, CertInvalidError, ForbiddenError, InvalidOptionError } from './errors.js'

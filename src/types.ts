@@ -58,7 +58,12 @@ export interface ClientCertificate extends ChainCertificate {
   readonly commonName: string | null
   /** Subject alternative names (empty lists when the extension is absent). */
   readonly san: SubjectAltNames
-  /** The `spiffe://` URI SAN when the certificate carries exactly one, else null. */
+  /**
+   * The `spiffe://` URI SAN when the certificate carries exactly one and it is a valid SPIFFE ID
+   * (SPIFFE-ID standard: lowercase trust domain, no userinfo, port, query, fragment,
+   * percent-encoding, empty, `.` or `..` segments), else null. Check the trust domain with
+   * `inTrustDomain(spiffeId, 'example.org')`, not with a prefix or RegExp.
+   */
   readonly spiffeId: string | null
   /** The verified path: leaf first, the configured root last. */
   readonly chain: readonly ChainCertificate[]
@@ -107,6 +112,8 @@ export type InvalidReason =
   | 'weak-algorithm'
   | 'weak-key'
   | 'invalid-certificate'
+  /** Path building spent its work budget (signature checks, weighted by key cost) without a valid path: a crafted chain. */
+  | 'path-budget-exceeded'
 
 export type FailureReason = 'missing' | MalformedReason | InvalidReason
 

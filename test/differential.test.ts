@@ -19,8 +19,12 @@ import type { AddressInfo } from 'node:net'
 import fc from 'fast-check'
 import { createVerifier, type Verifier, type VerifyResult } from '../src/index.js'
 import { createCertificate, createTestPki, generateKeyPair, type CertificateSpec, type Issued, type TestPki } from '../src/testing/index.js'
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { header } from './helpers/pki.js'
-import { fuzzParameters } from './helpers/hostile.js'
+import { fuzzParameters, hostileEncodings, nullBomb, rsaKeyWithExponent, selfIssuedFan, tlv, UNKNOWN_EXTENSION_OID } from './helpers/hostile.js'
 
 type Kind =
   | 'expired' | 'not-yet-valid' | 'bad-signature'
@@ -247,6 +251,93 @@ test('per-certificate facts agree with node:crypto X509Certificate', async () =>
     assert.equal(new X509Certificate(bad[0]!.pem).verify(new X509Certificate(bad[1]!.pem).publicKey), false)
     const b = verifier.verifySync(header(...bad))
     assert.equal(b.ok ? 'ok' : b.reason, 'bad-signature')
+  }
+})
+
+/**
+ * Issue 12 classes (items 2 and 6): encodings OpenSSL refuses. The reference is the openssl CLI's
+ * own path validation (`openssl verify -x509_strict -purpose sslclient`), skipped cleanly when
+ * openssl is absent; our verdict must match it on each hostile certificate and on its well-encoded
+ * control.
+ */
+test('hostile encodings: refused here exactly when openssl verify refuses them', async (t) => {
+  if (spawnSync('openssl', ['version']).status !== 0) {
+    t.skip('openssl not found')
+    return
+  }
+  const pki = roots['p-256']
+  const dir = mkdtempSync(join(tmpdir(), 'mtls-diff-'))
+  const opensslAccepts = (certs: Issued[]): boolean => {
+    writeFileSync(join(dir, 'root.pem'), pki.root.pem)
+    writeFileSync(join(dir, 'untrusted.pem'), certs.slice(1).map((c) => c.pem).join('') || pki.intermediate.pem)
+    writeFileSync(join(dir, 'leaf.pem'), certs[0]!.pem)
+    const r = spawnSync('openssl', ['verify', '-x509_strict', '-purpose', 'sslclient', '-CAfile', join(dir, 'root.pem'),
+      '-untrusted', join(dir, 'untrusted.pem'), join(dir, 'leaf.pem')])
+    return r.status === 0
+  }
+  const uri = new Uint8Array(Buffer.from('spiffe://example.org/ns/prod/sa/admin'))
+  const san = async (name: Uint8Array): Promise<Issued[]> =>
+    [await pki.issue({ subject: 'CN=san', extensions: [{ oid: '2.5.29.17', value: tlv(0x30, name) }] }), pki.intermediate]
+  const cases: Array<{ name: string, certs: Issued[], control: Issued[] }> = [
+    ...await hostileEncodings(pki),
+    { name: 'SAN URI with the constructed bit [0xa6]', certs: await san(tlv(0xa6, uri)), control: await san(tlv(0x86, uri)) },
+    { name: 'SAN dNSName with the constructed bit [0xa2]', certs: await san(tlv(0xa2, Buffer.from('a.example.org'))), control: await san(tlv(0x82, Buffer.from('a.example.org'))) }
+  ]
+  try {
+    for (const c of cases) {
+      for (const [label, certs] of [['hostile', c.certs], ['control', c.control]] as const) {
+        const ours = verifier.verifySync(header(...certs))
+        const theirs = opensslAccepts(certs)
+        assert.equal(ours.ok, theirs, `${c.name} (${label}): ours ${ours.ok ? 'accept' : ours.reason}, openssl ${theirs ? 'accept' : 'reject'}`)
+        assert.equal(ours.ok, label === 'control', `${c.name} (${label})`)
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+/**
+ * Issue 12, item 1 classes against `openssl verify`: the costly shapes get the same verdict, except
+ * two documented policy differences (ours stricter): an RSA exponent outside 3 <= e < 2^32 (OpenSSL
+ * bounds e only above 3072-bit moduli) and a certificate of more than 512 ASN.1 elements.
+ */
+test('hostile chains: same verdict as openssl verify, or a documented stricter refusal', async (t) => {
+  if (spawnSync('openssl', ['version']).status !== 0) {
+    t.skip('openssl not found')
+    return
+  }
+  const pki = roots['p-256']
+  const dir = mkdtempSync(join(tmpdir(), 'mtls-diff-'))
+  const opensslAccepts = (certs: Issued[]): boolean => {
+    writeFileSync(join(dir, 'root.pem'), pki.root.pem)
+    writeFileSync(join(dir, 'untrusted.pem'), certs.slice(1).map((c) => c.pem).join('') || pki.intermediate.pem)
+    writeFileSync(join(dir, 'leaf.pem'), certs[0]!.pem)
+    return spawnSync('openssl', ['verify', '-purpose', 'sslclient', '-CAfile', join(dir, 'root.pem'),
+      '-untrusted', join(dir, 'untrusted.pem'), join(dir, 'leaf.pem')]).status === 0
+  }
+  const realName = pki.intermediate.subject
+  const fan = await selfIssuedFan('p-256', 4, false, realName)
+  const ring = await selfIssuedFan('p-256', 4, true, realName)
+  const hugeE = await pki.issue({ subject: 'CN=Huge E CA', key: await rsaKeyWithExponent(2048), ca: true }, pki.root)
+  const underHugeE = await pki.issue({ subject: 'CN=under huge e' }, hugeE)
+  const bomb = await pki.issue({ subject: 'CN=bomb', extensions: [{ oid: UNKNOWN_EXTENSION_OID, value: nullBomb(3000) }] })
+  const wide = await pki.issue({ subject: [...Array.from({ length: 130 }, (_, i) => [['OU', `u${i}`] as [string, string]]), [['CN', 'wide']]] })
+  const cases: Array<{ name: string, certs: Issued[], ours: 'accept' | 'reject', openssl: 'accept' | 'reject' }> = [
+    { name: 'fan of self-issued CAs named like the intermediate, one key', certs: [fan.leaf, ...fan.cas, pki.intermediate], ours: 'reject', openssl: 'reject' },
+    { name: 'ring of self-issued CAs named like the intermediate', certs: [ring.leaf, ...ring.cas, pki.intermediate], ours: 'reject', openssl: 'reject' },
+    { name: 'leaf with an unknown extension of 3,000 NULLs', certs: [bomb, pki.intermediate], ours: 'accept', openssl: 'accept' },
+    { name: 'CA with a 2047-bit RSA exponent (documented: ours weak-key)', certs: [underHugeE, hugeE], ours: 'reject', openssl: 'accept' },
+    { name: 'leaf of 130 subject RDNs (documented: ours bad-der, element bound)', certs: [wide, pki.intermediate], ours: 'reject', openssl: 'accept' }
+  ]
+  try {
+    for (const c of cases) {
+      const ours = verifier.verifySync(header(...c.certs))
+      assert.equal(ours.ok ? 'accept' : 'reject', c.ours, `${c.name}: ours ${ours.ok ? 'accept' : ours.reason}`)
+      assert.equal(opensslAccepts(c.certs) ? 'accept' : 'reject', c.openssl, `${c.name}: openssl`)
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
   }
 })
 

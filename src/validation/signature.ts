@@ -3,7 +3,9 @@
  * than WebCrypto through pkijs, and synchronous). pkijs/asn1js only supply the bytes.
  */
 import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto'
+import { LRUCache } from 'lru-cache'
 import * as pkijs from 'pkijs'
+import { children, readOne } from '../x509/der.js'
 import type { ParsedCertificate } from '../x509/parse.js'
 
 export interface AlgorithmPolicy {
@@ -49,14 +51,34 @@ export type SignatureProblem = { reason: 'weak-algorithm' | 'weak-key' | 'bad-si
 
 const keys = new WeakMap<ParsedCertificate, KeyObject | SignatureProblem>()
 
+/**
+ * Imported keys by SubjectPublicKeyInfo DER: OpenSSL's decoder costs more than a P-256 signature
+ * check, and one key comes in many certificates (every leaf of a client re-keying with the same key,
+ * every copy of a CA; a crafted header repeats one key in each certificate). A pure function of
+ * the bytes, bounded.
+ */
+const imported = new LRUCache<string, KeyObject | SignatureProblem>({ max: 1024 })
+
+/** Empties the imported-key cache (benchmarks measure a leaf key never seen before with it). */
+export function clearKeyCache (): void {
+  imported.clear()
+}
+
 /** The certificate's public key, once per parsed certificate, with the key-strength policy applied. */
 export function publicKeyOf (cert: ParsedCertificate, policy: AlgorithmPolicy): KeyObject | SignatureProblem {
   let key = keys.get(cert)
   if (key === undefined) {
-    try {
-      key = createPublicKey({ key: Buffer.from(cert.spki.buffer, cert.spki.byteOffset, cert.spki.byteLength), format: 'der', type: 'spki' })
-    } catch (err) {
-      key = { reason: 'invalid-certificate', message: `unusable public key: ${(err as Error).message}` }
+    const spki = Buffer.from(cert.spki.buffer, cert.spki.byteOffset, cert.spki.byteLength)
+    const text = spki.toString('latin1')
+    key = imported.get(text)
+    if (key === undefined) {
+      try {
+        key = importRsaKey(cert.spki) ?? createPublicKey({ key: spki, format: 'der', type: 'spki' })
+        if (!('reason' in key)) key = degenerateKey(key, cert.spki) ?? key
+      } catch (err) {
+        key = { reason: 'invalid-certificate', message: `unusable public key: ${(err as Error).message}` }
+      }
+      imported.set(text, key)
     }
     keys.set(cert, key)
   }
@@ -65,21 +87,171 @@ export function publicKeyOf (cert: ParsedCertificate, policy: AlgorithmPolicy): 
   return problem ?? key
 }
 
+/** What the policy and the work budget read of a key, computed once per key. */
+interface KeyFacts {
+  /** Modulus bits (RSA), else 0. */
+  readonly bits: number
+  /** Public exponent (RSA), else 0n. */
+  readonly exponent: bigint
+  /** OpenSSL curve name (EC), else ''. */
+  readonly curve: string
+}
+
+const facts = new WeakMap<KeyObject, KeyFacts>()
+
+function factsOf (key: KeyObject): KeyFacts {
+  let f = facts.get(key)
+  if (f === undefined) {
+    const d = key.asymmetricKeyDetails ?? {}
+    f = { bits: d.modulusLength ?? 0, exponent: d.publicExponent ?? 0n, curve: d.namedCurve ?? '' }
+    facts.set(key, f)
+  }
+  return f
+}
+
+const RSA_ENCRYPTION = Uint8Array.from([0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01])
+
+/** Bit length of a minimal, positive INTEGER's contents. */
+function bitLength (v: Uint8Array): number {
+  const first = v[0] === 0 ? 1 : 0
+  return (v.length - first - 1) * 8 + (32 - Math.clz32(v[first]!))
+}
+
+/**
+ * An rsaEncryption key, imported from its numbers (JWK) rather than through OpenSSL 3's DER
+ * decoder, which costs about 30 times as much (~200 us for RSA-2048, more than the signature check
+ * and the whole fast parse together). The SubjectPublicKeyInfo is read with the strict der walker
+ * first: AlgorithmIdentifier { rsaEncryption, NULL or absent }, a BIT STRING without unused bits
+ * holding exactly RSAPublicKey { n INTEGER, e INTEGER }, both minimal and positive, n odd, e odd and
+ * 3 <= e < 2^32 (see degenerateKey). null for any other key algorithm (imported from DER).
+ */
+function importRsaKey (spki: Uint8Array): KeyObject | SignatureProblem | null {
+  const [alg, bits] = children(readOne(spki).value)
+  if (alg?.tag !== 0x30 || bits?.tag !== 0x03) return null
+  const [oid, params, extra] = children(alg.value)
+  if (oid === undefined || !sameOctets(oid.der, RSA_ENCRYPTION)) return null
+  if (extra !== undefined || (params !== undefined && params.der.length !== 2) || (params !== undefined && params.tag !== 0x05)) {
+    throw new Error('rsaEncryption parameters are not NULL')
+  }
+  if (bits.value[0] !== 0) throw new Error('subjectPublicKey has unused bits')
+  const parts = children(readOne(bits.value.subarray(1)).value)
+  const [n, e] = parts
+  if (parts.length !== 2 || n?.tag !== 0x02 || e?.tag !== 0x02) throw new Error('not an RSAPublicKey')
+  for (const v of [n.value, e.value]) {
+    if (v.length === 0 || (v[0]! & 0x80) !== 0 || (v.length > 1 && v[0] === 0 && v[1]! < 0x80)) throw new Error('RSAPublicKey integer is not minimal and positive')
+  }
+  if ((n.value[n.value.length - 1]! & 1) === 0) return { reason: 'weak-key', message: 'RSA modulus is even' }
+  if (bitLength(e.value) > 32) return { reason: 'weak-key', message: `RSA public exponent of ${bitLength(e.value)} bits is outside the odd range 3 <= e < 2^32` }
+  const exponent = BigInt('0x' + Buffer.from(e.value).toString('hex'))
+  if (exponent < 3n || (exponent & 1n) === 0n) return { reason: 'weak-key', message: `RSA public exponent ${exponent} is outside the odd range 3 <= e < 2^32` }
+  const strip = (v: Uint8Array): string => Buffer.from(v[0] === 0 ? v.subarray(1) : v).toString('base64url')
+  const key = createPublicKey({ key: { kty: 'RSA', n: strip(n.value), e: strip(e.value) }, format: 'jwk' })
+  facts.set(key, { bits: bitLength(n.value), exponent, curve: '' })
+  return key
+}
+
+function sameOctets (a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.length).equals(b)
+}
+
+/** 2^32: RSA public exponents at or above it are refused (see degenerateKey). */
+const MAX_RSA_EXPONENT = 1n << 32n
+
+/**
+ * Keys no honest generator makes, whatever the policy. RSA: the exponent must be odd and
+ * 3 <= e < 2^32 (RFC 8017 3.1 requires 3 <= e <= n-1; FIPS 186-5 and every CA toolkit use
+ * 2^16 < e < 2^256, 65537 in practice). A verification costs one modular exponentiation by e, and
+ * OpenSSL bounds e (to 64 bits) only above 3072-bit moduli: a 3071-bit exponent makes each check
+ * cost as much as a private-key operation, and one header can ask for many. The modulus must be
+ * odd and a minimal positive INTEGER (a product of two odd primes).
+ */
+function degenerateKey (key: KeyObject, spki: Uint8Array): SignatureProblem | null {
+  const type = key.asymmetricKeyType
+  if (type !== 'rsa' && type !== 'rsa-pss') return null
+  // Keys imported by importRsaKey were checked there.
+  if (facts.has(key)) return null
+  const e = factsOf(key).exponent
+  if (e < 3n || e >= MAX_RSA_EXPONENT || (e & 1n) === 0n) {
+    return { reason: 'weak-key', message: `RSA public exponent ${e < MAX_RSA_EXPONENT ? String(e) : `of ${e.toString(2).length} bits`} is outside the odd range 3 <= e < 2^32` }
+  }
+  try {
+    // SubjectPublicKeyInfo { algorithm, subjectPublicKey BIT STRING { RSAPublicKey { n INTEGER, e INTEGER } } }
+    const bits = children(readOne(spki).value)[1]!
+    const n = children(readOne(bits.value.subarray(1)).value)[0]!
+    const v = n.value
+    if (n.tag !== 0x02 || v.length === 0 || (v[0]! & 0x80) !== 0 || (v.length > 1 && v[0] === 0 && v[1]! < 0x80) || (v[v.length - 1]! & 1) === 0) {
+      return { reason: 'weak-key', message: 'RSA modulus is even, negative or not minimally encoded' }
+    }
+  } catch {
+    return { reason: 'invalid-certificate', message: 'unusable public key: RSAPublicKey is not DER' }
+  }
+  return null
+}
+
+/**
+ * What one signature check with this key costs, in units of one P-256 (or RSA-2048) check, as
+ * measured with node:crypto (bench/hostile.ts prints the resulting bound): P-384 is about 8 of them,
+ * P-521 about 19, RSA grows with the square of the modulus (and with the exponent's length, which
+ * degenerateKey bounds). Path building spends its work budget in these units.
+ */
+export function verificationCost (key: KeyObject): number {
+  switch (key.asymmetricKeyType) {
+    case 'ec': {
+      const curve = factsOf(key).curve
+      return curve === 'secp521r1' ? 20 : curve === 'secp384r1' ? 8 : 1
+    }
+    case 'rsa':
+    case 'rsa-pss': {
+      const bits = factsOf(key).bits || 16384
+      const e = factsOf(key).exponent || MAX_RSA_EXPONENT
+      // 65537 takes 17 squarings; a 32-bit exponent up to 32 more multiplications.
+      const exponentFactor = e > 65537n ? 2 : 1
+      return Math.max(1, Math.ceil((bits / 3072) ** 2)) * exponentFactor
+    }
+    default:
+      return 1
+  }
+}
+
+const canonical = new WeakMap<KeyObject, string>()
+
+/**
+ * One text per public key, whatever the SubjectPublicKeyInfo encoding that carried it (an RSA key
+ * with NULL or absent parameters, a compressed or uncompressed EC point): the key's numbers as JWK
+ * (other key types: OpenSSL's own SPKI re-encoding). Path building uses it to try each (key, certificate) signature at most
+ * once and to keep a key from appearing twice on one path.
+ */
+export function keyIdentity (key: KeyObject): string {
+  let id = canonical.get(key)
+  if (id === undefined) {
+    const type = key.asymmetricKeyType
+    if (type === 'rsa' || type === 'ec') {
+      // JWK holds the mathematical key (n, e / curve, x, y), not its encoding.
+      const jwk = key.export({ format: 'jwk' })
+      id = `${type}:${jwk.crv ?? ''}:${jwk.n ?? ''}:${jwk.e ?? ''}:${jwk.x ?? ''}:${jwk.y ?? ''}`
+    } else {
+      id = `${type ?? ''}:${key.export({ format: 'der', type: 'spki' }).toString('base64')}`
+    }
+    canonical.set(key, id)
+  }
+  return id
+}
+
 function keyProblem (key: KeyObject, policy: AlgorithmPolicy): SignatureProblem | null {
-  const details = key.asymmetricKeyDetails ?? {}
+  const details = factsOf(key)
   switch (key.asymmetricKeyType) {
     case 'rsa':
     case 'rsa-pss':
-      if ((details.modulusLength ?? 0) < policy.minRsaKeyBits) {
-        return { reason: 'weak-key', message: `RSA key of ${details.modulusLength ?? 0} bits (minimum ${policy.minRsaKeyBits})` }
+      if (details.bits < policy.minRsaKeyBits) {
+        return { reason: 'weak-key', message: `RSA key of ${details.bits} bits (minimum ${policy.minRsaKeyBits})` }
       }
-      if ((details.modulusLength ?? 0) > 16384) return { reason: 'weak-key', message: 'RSA key larger than 16384 bits' }
+      if (details.bits > 16384) return { reason: 'weak-key', message: 'RSA key larger than 16384 bits' }
       // Real RSA keys are whole octets; an odd size means a broken or crafted key generator.
-      if ((details.modulusLength ?? 0) % 8 !== 0) return { reason: 'weak-key', message: `RSA key of ${details.modulusLength ?? 0} bits is not a multiple of 8` }
+      if (details.bits % 8 !== 0) return { reason: 'weak-key', message: `RSA key of ${details.bits} bits is not a multiple of 8` }
       return null
     case 'ec':
-      if (!ALLOWED_CURVES.has(details.namedCurve ?? '')) {
-        return { reason: 'weak-key', message: `EC curve ${details.namedCurve ?? 'unknown'} is not P-256, P-384 or P-521` }
+      if (!ALLOWED_CURVES.has(details.curve)) {
+        return { reason: 'weak-key', message: `EC curve ${details.curve || 'unknown'} is not P-256, P-384 or P-521` }
       }
       return null
     case 'ed25519':
@@ -89,6 +261,9 @@ function keyProblem (key: KeyObject, policy: AlgorithmPolicy): SignatureProblem 
       return { reason: 'weak-key', message: `${key.asymmetricKeyType ?? 'unknown'} keys are not accepted` }
   }
 }
+
+/** Outcomes of verifications, by signed object (its bytes never change), then key, hash and scheme. */
+const verified = new WeakMap<object, Map<string, boolean>>()
 
 /** What a signature check needs of a signed object (a certificate or a CRL). */
 export type SignedData = Pick<ParsedCertificate, 'signatureAlgorithm' | 'signatureParams' | 'tbs' | 'signature'>
@@ -114,11 +289,20 @@ export function checkSignature (cert: SignedData, issuerKey: KeyObject, policy: 
     (scheme.kind === 'eddsa' && keyType !== 'ed25519' && keyType !== 'ed448')) {
     return { reason: 'bad-signature', message: `${cert.signatureAlgorithm} signature from a ${keyType ?? 'unknown'} key` }
   }
-  let good = false
-  try {
-    good = verify(hash, cert.tbs, keyInput, cert.signature)
-  } catch {
-    good = false
+  // The algorithm policy above is applied on every call; the verification itself is a pure
+  // function of the key and the signed object's bytes, so its outcome is kept with the parsed object
+  // (a cached intermediate is verified by its CA once, not on every new leaf under it).
+  let byKey = verified.get(cert)
+  const id = `${keyIdentity(issuerKey)}\n${hash ?? ''}\n${scheme.kind}`
+  let good = byKey?.get(id)
+  if (good === undefined) {
+    try {
+      good = verify(hash, cert.tbs, keyInput, cert.signature)
+    } catch {
+      good = false
+    }
+    if (byKey === undefined) verified.set(cert, byKey = new Map())
+    byKey.set(id, good)
   }
   return good ? null : { reason: 'bad-signature', message: 'signature does not verify with the issuer key' }
 }

@@ -3,14 +3,16 @@
  * number (hex), issuer and subject (RFC 2253), validity (`NotBefore=...;NotAfter=...`) and the leaf
  * (URL-encoded PEM). The leaf is the source of truth: the identity is built from it, and the four
  * text headers must agree with it (a disagreement means someone rewrote headers on the way: 400).
- * Validity at `now` and the leaf rules (EKU, keyUsage, not a CA) are enforced again; `verifyChain`
+ * Validity at `now`, every per-certificate structure rule passthrough applies to its leaf (malformed
+ * or duplicate extensions, serial, names, critical extensions, key policy) and the leaf rules (EKU,
+ * keyUsage, not a CA) are enforced again; `verifyChain`
  * also rebuilds and checks the path to configured roots as defence in depth.
  */
-import { checkLeaf, checkValidity, type Problem } from '../validation/checks.js'
+import type { Problem } from '../validation/checks.js'
 import { decodeHeader } from '../sources/decode.js'
 import { buildIdentity } from '../identity.js'
 import { CertificateParseError, parseCertificate, type ParsedCertificate } from '../x509/parse.js'
-import { buildPath } from '../validation/path.js'
+import { buildPath, checkLeafCertificate } from '../validation/path.js'
 import { parseDistinguishedName, sameDistinguishedName } from '../x509/rfc2253.js'
 import type { ClientCertificate, TlsInfo, VerifierOptions, VerifyResult } from '../types.js'
 import { cacheKey, Validations } from './cache.js'
@@ -221,7 +223,9 @@ function validateHeaders (settings: VerifyModeSettings, headers: VerifyModeHeade
     if (!result.ok) return refused(failure('FST_MTLS_CERT_INVALID', result.problem.reason, result.problem.message))
     path = result.path
   } else {
-    const problem: Problem | null = checkValidity(leaf, now, settings.policy) ?? checkLeaf(leaf, settings.policy)
+    // The same per-certificate rules passthrough applies to its leaf: a malformed or duplicated
+    // extension refuses the leaf here too, never reads as absent or as its last copy.
+    const problem: Problem | null = checkLeafCertificate(leaf, now, settings.policy)
     if (problem !== null) return refused(failure('FST_MTLS_CERT_INVALID', problem.reason, problem.message))
   }
   return {

@@ -107,3 +107,70 @@ export function integerHex (value: Uint8Array): string {
   const hex = Buffer.from(value.buffer, value.byteOffset + i, value.byteLength - i).toString('hex')
   return hex === '' ? '0' : hex
 }
+
+/**
+ * True when a DER tree (constructed values descended, primitive contents not) holds an OBJECT
+ * IDENTIFIER with a non-minimal arc (a leading 0x80 octet, X.690 8.19.2) or a truncated one. Such an
+ * OID reads as another OID to a lenient decoder (`55 1d 80 13` as basicConstraints 2.5.29.19);
+ * OpenSSL refuses it. False as well for bytes that are not DER (the caller's own reader decides).
+ */
+export function hasBadOid (bytes: Uint8Array): boolean {
+  try {
+    return scanTree(bytes, Number.MAX_SAFE_INTEGER).badOid
+  } catch {
+    return false
+  }
+}
+
+/**
+ * One pass over a DER tree (constructed values descended, primitive contents not) that allocates
+ * nothing: the number of elements, stopping as soon as it passes `limit`, and whether an OBJECT
+ * IDENTIFIER has a non-minimal or truncated arc. Throws DerError on anything that is not DER.
+ */
+export function scanTree (bytes: Uint8Array, limit: number): { elements: number, badOid: boolean } {
+  let elements = 0
+  let badOid = false
+  const ends: number[] = []
+  let offset = 0
+  let end = bytes.length
+  for (;;) {
+    if (offset === end) {
+      if (ends.length === 0) break
+      end = ends.pop()!
+      continue
+    }
+    if (offset + 2 > end) throw new DerError('truncated TLV')
+    const tag = bytes[offset]!
+    if ((tag & 0x1f) === 0x1f) throw new DerError('high tag numbers are not used here')
+    let length = bytes[offset + 1]!
+    let start = offset + 2
+    if (length & 0x80) {
+      const count = length & 0x7f
+      if (count === 0 || count > 4) throw new DerError('indefinite or oversized length')
+      if (start + count > end) throw new DerError('truncated length')
+      length = 0
+      for (let i = 0; i < count; i++) length = length * 256 + bytes[start + i]!
+      if (length < 0x80 || (count > 1 && bytes[start] === 0)) throw new DerError('non-minimal length')
+      start += count
+    }
+    const next = start + length
+    if (next > end) throw new DerError('truncated value')
+    if (++elements > limit) return { elements, badOid }
+    if (tag === 0x06) {
+      // X.690 8.19.2: no subidentifier starts with 0x80; the last octet ends a subidentifier.
+      if (length === 0 || (bytes[next - 1]! & 0x80) !== 0) badOid = true
+      for (let i = start, first = true; i < next; i++) {
+        if (first && bytes[i] === 0x80) badOid = true
+        first = (bytes[i]! & 0x80) === 0
+      }
+      offset = next
+    } else if ((tag & 0x20) !== 0) {
+      ends.push(end)
+      end = next
+      offset = start
+    } else {
+      offset = next
+    }
+  }
+  return { elements, badOid }
+}

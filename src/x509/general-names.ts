@@ -2,9 +2,8 @@
  * general-names: GeneralNames (RFC 5280 4.2.1.6) from DER, with the der walker rather than pkijs so a
  * certificate with thousands of names costs linear time. Syntax checks on the text forms live here too.
  */
-import * as asn1js from 'asn1js'
-import { children, readOne, type Tlv } from './der.js'
-import { parseName, type Rdns } from './names.js'
+import { children, oidText, readOne, type Tlv } from './der.js'
+import { parseNameDer, type Rdns } from './names.js'
 
 export interface GeneralNames {
   dns: string[]
@@ -33,6 +32,41 @@ export const GeneralNameTag = {
   registeredID: 8
 } as const
 
+/**
+ * The one identifier octet RFC 5280 4.2.1.6 allows for each GeneralName choice (module
+ * PKIX1Implicit88, IMPLICIT tags): a constructed [0] otherName, [3] x400Address, [4] directoryName
+ * (EXPLICIT: Name is a CHOICE) and [5] ediPartyName; a primitive [1] rfc822Name, [2] dNSName,
+ * [6] uniformResourceIdentifier (IA5String), [7] iPAddress (OCTET STRING) and [8] registeredID
+ * (OBJECT IDENTIFIER). Index = tag number.
+ */
+const GENERAL_NAME_TAGS = [0xa0, 0x81, 0x82, 0xa3, 0xa4, 0xa5, 0x86, 0x87, 0x88]
+
+/**
+ * The choice (tag number) of one GeneralName, refusing any other identifier octet: a constructed
+ * `[6]` is not a URI (OpenSSL, Go and Python refuse the certificate; reading it by its tag number
+ * alone would hand out `spiffe://...` from bytes no decoder calls a URI), nor is a universal or
+ * private tag, nor a primitive `[4]`.
+ */
+export function generalNameForm (name: Tlv): number {
+  const form = name.tag & 0x1f
+  if (GENERAL_NAME_TAGS[form] !== name.tag) {
+    throw new Error(`GeneralName with identifier 0x${name.tag.toString(16).padStart(2, '0')} (RFC 5280 allows ${GENERAL_NAME_TAGS[form] === undefined ? 'no such choice' : `0x${GENERAL_NAME_TAGS[form]!.toString(16)} for [${form}]`})`)
+  }
+  // Structures inside the constructed choices, as far as this library relies on them.
+  if (form === GeneralNameTag.otherName) {
+    // OtherName ::= SEQUENCE { type-id OBJECT IDENTIFIER, value [0] EXPLICIT ANY }
+    const parts = children(name.value)
+    if (parts.length !== 2 || parts[0]!.tag !== 0x06 || parts[1]!.tag !== 0xa0) throw new Error('bad otherName')
+    oidText(parts[0]!.value)
+    readOne(parts[1]!.value)
+  } else if (form === GeneralNameTag.registeredID) {
+    oidText(name.value)
+  } else if (form === GeneralNameTag.x400Address || form === GeneralNameTag.ediPartyName) {
+    children(name.value)
+  }
+  return form
+}
+
 export function ia5 (value: Uint8Array): string {
   for (const b of value) if (b > 0x7e || b < 0x20) throw new Error('IA5String with a control or non-ASCII character')
   return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('latin1')
@@ -40,10 +74,7 @@ export function ia5 (value: Uint8Array): string {
 
 /** A directoryName's Name (the explicit [4] wraps one Name SEQUENCE). */
 export function directoryName (tlv: Tlv): Rdns {
-  const inner = readOne(tlv.value)
-  const asn1 = asn1js.fromBER(inner.der)
-  if (asn1.offset !== inner.der.byteLength) throw new Error('bad directoryName')
-  return parseName(asn1.result)
+  return parseNameDer(readOne(tlv.value))
 }
 
 /** IPv4 dotted text, or RFC 5952 IPv6 text; other lengths as hex. */
@@ -72,8 +103,7 @@ export function parseGeneralNames (der: Uint8Array): GeneralNames {
   if (seq.tag !== 0x30) throw new Error('GeneralNames is not a SEQUENCE')
   const out: GeneralNames = { dns: [], uri: [], email: [], ip: [], ipBytes: [], directoryNames: [], other: 0, otherForms: [] }
   for (const name of children(seq.value)) {
-    if ((name.tag & 0xc0) !== 0x80) throw new Error('GeneralName is not context-tagged')
-    const form = name.tag & 0x1f
+    const form = generalNameForm(name)
     switch (form) {
       case GeneralNameTag.rfc822Name: out.email.push(ia5(name.value)); break
       case GeneralNameTag.dNSName: out.dns.push(ia5(name.value)); break

@@ -5,7 +5,7 @@
  * the subtrees to a path live in validation/name-constraints.ts.
  */
 import { children, readOne, type Tlv } from './der.js'
-import { directoryName, GeneralNameTag, ia5, isValidDnsName, isValidMailbox } from './general-names.js'
+import { directoryName, generalNameForm, GeneralNameTag, ia5, isValidDnsName, isValidMailbox } from './general-names.js'
 import { nameKey, type Rdns } from './names.js'
 
 export type Subtree =
@@ -44,8 +44,7 @@ function parseSubtree (tlv: Tlv): Subtree {
   if (base === undefined) throw new Error('GeneralSubtree without base')
   // minimum is DEFAULT 0 (so absent in DER) and maximum MUST be absent (RFC 5280 4.2.1.10).
   if (rest.length > 0) throw new Error('GeneralSubtree with minimum or maximum')
-  if ((base.tag & 0xc0) !== 0x80) throw new Error('GeneralName is not context-tagged')
-  const form = base.tag & 0x1f
+  const form = generalNameForm(base)
   switch (form) {
     case GeneralNameTag.dNSName: {
       const value = ia5(base.value)

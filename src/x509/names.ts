@@ -2,6 +2,7 @@
  * names: X.501 Name DER -> RDN list, RFC 4514 text, attribute map, and a comparison key.
  */
 import * as asn1js from 'asn1js'
+import { children, oidText, readOne, type Tlv } from './der.js'
 
 export interface NameAttribute {
   readonly oid: string
@@ -53,7 +54,41 @@ function toHex (bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex')
 }
 
-/** Text of a directory string value, null for any other type. */
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/**
+ * Throws when a string's octets are not a valid encoding of its type (X.690 8.23, RFC 3629): a
+ * UTF8String of invalid UTF-8 (asn1js would read it byte by byte, so `M\xfcller` would equal
+ * "Müller"), a BMPString of an odd length or with an unpaired surrogate, a UniversalString whose
+ * length is not a multiple of 4 or that holds a value above U+10FFFF or a surrogate. OpenSSL and
+ * Python's cryptography refuse these as well.
+ */
+function checkStringEncoding (block: asn1js.AsnType): void {
+  const bytes = (block as asn1js.Utf8String).valueBlock.valueHexView
+  if (block instanceof asn1js.Utf8String) {
+    utf8.decode(bytes)
+  } else if (block instanceof asn1js.BmpString) {
+    if (bytes.length % 2 !== 0) throw new Error('BMPString of an odd number of octets')
+    for (let i = 0; i < bytes.length; i += 2) {
+      const unit = (bytes[i]! << 8) | bytes[i + 1]!
+      if (unit >= 0xd800 && unit <= 0xdbff) {
+        const low = i + 3 < bytes.length ? (bytes[i + 2]! << 8) | bytes[i + 3]! : 0
+        if (low < 0xdc00 || low > 0xdfff) throw new Error('BMPString with an unpaired surrogate')
+        i += 2
+      } else if (unit >= 0xdc00 && unit <= 0xdfff) {
+        throw new Error('BMPString with an unpaired surrogate')
+      }
+    }
+  } else if (block instanceof asn1js.UniversalString) {
+    if (bytes.length % 4 !== 0) throw new Error('UniversalString length is not a multiple of 4')
+    for (let i = 0; i < bytes.length; i += 4) {
+      const cp = ((bytes[i]! << 24) | (bytes[i + 1]! << 16) | (bytes[i + 2]! << 8) | bytes[i + 3]!) >>> 0
+      if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) throw new Error('UniversalString with an invalid character')
+    }
+  }
+}
+
+/** Text of a directory string value, null for any other type. Throws on an invalid encoding. */
 export function stringValue (block: asn1js.AsnType): string | null {
   if (
     block instanceof asn1js.Utf8String || block instanceof asn1js.PrintableString ||
@@ -61,9 +96,45 @@ export function stringValue (block: asn1js.AsnType): string | null {
     block instanceof asn1js.UniversalString || block instanceof asn1js.NumericString ||
     block instanceof asn1js.VisibleString || block instanceof asn1js.TeletexString
   ) {
+    checkStringEncoding(block)
     return block.valueBlock.value
   }
   return null
+}
+
+/** Dotted text of an attribute type, refusing a non-minimal arc (`55 04 80 0a` is not `2.5.4.10`). */
+function attributeType (type: asn1js.ObjectIdentifier): string {
+  // X.690 8.19.2: "the leading octet of each subidentifier ... shall not have the value 0x80".
+  return oidText(readOne(new Uint8Array(type.valueBeforeDecodeView)).value)
+}
+
+/** One attribute value read from its own DER (a single TLV): text, or `#` + hex for other types. */
+function attributeFromDer (oid: string, value: Tlv): NameAttribute {
+  if ((value.tag & 0x20) !== 0) return { oid, value: '#' + toHex(value.der), isString: false }
+  const asn1 = asn1js.fromBER(value.der, { parseEmbedded: false })
+  if (asn1.offset !== value.der.length) throw new Error('bad attribute value')
+  const text = stringValue(asn1.result)
+  return text === null ? { oid, value: '#' + toHex(value.der), isString: false } : { oid, value: text, isString: true }
+}
+
+/**
+ * A Name read with the der walker (linear, one small asn1js call per non-ASCII value): for names
+ * inside extensions (directoryName), which a certificate may hold by the thousand.
+ */
+export function parseNameDer (seq: Tlv): Rdns {
+  if (seq.tag !== 0x30) throw new Error('Name is not a SEQUENCE')
+  const rdns: NameAttribute[][] = []
+  for (const set of children(seq.value)) {
+    if (set.tag !== 0x31 || set.value.length === 0) throw new Error('RDN is not a non-empty SET')
+    const rdn: NameAttribute[] = []
+    for (const atv of children(set.value)) {
+      const parts = atv.tag === 0x30 ? children(atv.value) : []
+      if (parts.length !== 2 || parts[0]!.tag !== 0x06) throw new Error('bad AttributeTypeAndValue')
+      rdn.push(attributeFromDer(oidText(parts[0]!.value), parts[1]!))
+    }
+    rdns.push(rdn)
+  }
+  return rdns
 }
 
 /** Parses a Name from its asn1js SEQUENCE; throws on a structure that is not a Name. */
@@ -77,10 +148,11 @@ export function parseName (seq: asn1js.AsnType): Rdns {
       if (!(atv instanceof asn1js.Sequence) || atv.valueBlock.value.length !== 2) throw new Error('bad AttributeTypeAndValue')
       const [type, value] = atv.valueBlock.value as [asn1js.AsnType, asn1js.AsnType]
       if (!(type instanceof asn1js.ObjectIdentifier)) throw new Error('attribute type is not an OID')
+      const oid = attributeType(type)
       const text = stringValue(value)
       rdn.push(text === null
-        ? { oid: type.valueBlock.toString(), value: '#' + toHex(new Uint8Array(value.valueBeforeDecodeView)), isString: false }
-        : { oid: type.valueBlock.toString(), value: text, isString: true })
+        ? { oid, value: '#' + toHex(new Uint8Array(value.valueBeforeDecodeView)), isString: false }
+        : { oid, value: text, isString: true })
     }
     rdns.push(rdn)
   }

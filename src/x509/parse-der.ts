@@ -12,13 +12,6 @@ import * as asn1js from 'asn1js'
 import { children, readOne, type Tlv } from './der.js'
 import { stringValue, type NameAttribute, type Rdns } from './names.js'
 
-/**
- * asn1js 4 refuses input with more than 10,000 ASN.1 nodes, so the reference refuses some large
- * certificates this reader would take. Every node starts at its own byte, so no certificate of at
- * most this many bytes reaches the limit; larger ones go to the reference.
- */
-const MAX_FAST_BYTES = 10_000
-
 export interface FastAlgorithm {
   readonly oid: string
   /** The parameters TLV: absent, NULL or an OBJECT IDENTIFIER (anything else is not read here). */
@@ -211,7 +204,8 @@ function extensionList (wrapper: Tlv): FastExtension[] | null {
 
 /** Reads a certificate whose envelope checkEnvelope (parse.ts) accepted; null when it leaves it to the reference. */
 export function readCertificateFast (der: Uint8Array): FastCertificate | null {
-  if (der.length > MAX_FAST_BYTES) return null
+  // No size limit of its own: checkEnvelope (parse.ts) bounds the elements of any certificate, and
+  // the reference reads the same bounded tree (parseEmbedded off, so asn1js' node limit is never near).
   try {
     return read(der)
   } catch {

@@ -9,12 +9,12 @@ import * as asn1js from 'asn1js'
 import { LRUCache } from 'lru-cache'
 import * as pkijs from 'pkijs'
 import { parseName, nameKey, type Rdns } from './names.js'
-import { children, readOne } from './der.js'
+import { children, DerError, hasBadOid, oidText, readOne, scanTree } from './der.js'
 import {
   authorityKeyIdentifierFast, basicConstraintsFast, extKeyUsageFast, keyUsageBytesFast, readCertificateFast,
   subjectKeyIdentifierFast, type FastCertificate
 } from './parse-der.js'
-import { formatIp, parseGeneralNames, type GeneralNames } from './general-names.js'
+import { formatIp, generalNameForm, parseGeneralNames, type GeneralNames } from './general-names.js'
 import { parseNameConstraints, type NameConstraints } from './name-constraints.js'
 
 export { formatIp, type GeneralNames }
@@ -169,6 +169,20 @@ class ExtensionReader {
       }
       return
     }
+    // X.690 11.2.1: the unused bits of a BIT STRING are zero in DER. A keyCertSign bit in the
+    // declared padding is a bit no DER decoder (OpenSSL) reads: refuse rather than guess.
+    if (oid === OID.keyUsage && !bitStringPaddingClear(value)) {
+      this.badExtension ??= oid
+      return
+    }
+    // OIDs inside the interpreted extensions (EKU purposes, policies, access methods) as well.
+    if (KNOWN.has(oid) && hasBadOid(value)) {
+      this.badExtension ??= oid
+      return
+    }
+    // An extension this library does not interpret is kept as its bytes, skipped over by length:
+    // never parsed into an object tree (a non-critical one may hold anything, e.g. 5,000 NULLs).
+    if (!KNOWN.has(oid)) return
     if (fast && this.readCanonical(oid, value)) return
     const ext = pkijsExtension()
     const parsed = ext.parsedValue as (Record<string, unknown> & { parsingError?: string }) | undefined
@@ -268,7 +282,7 @@ export function parseCertificateFast (der: Uint8Array): ParsedCertificate | null
 function fromFast (der: Uint8Array, c: FastCertificate): ParsedCertificate {
   const ext = new ExtensionReader()
   for (const e of c.extensions ?? []) {
-    ext.add(e.oid, e.critical, e.value, () => new pkijs.Extension({ schema: asn1js.fromBER(e.der).result }), true)
+    ext.add(e.oid, e.critical, e.value, () => new pkijs.Extension({ schema: asn1js.fromBER(e.der, { parseEmbedded: false }).result }), true)
   }
   const subjectKey = nameKey(c.subject)
   const issuerKey = nameKey(c.issuer)
@@ -321,10 +335,15 @@ function extensionFields (ext: ExtensionReader): Pick<ParsedCertificate, 'extens
 
 /** The reference: asn1js builds the whole tree, pkijs checks it against the Certificate schema. */
 function parseReference (der: Uint8Array): ParsedCertificate {
-  const asn1 = asn1js.fromBER(der)
+  // parseEmbedded: false: asn1js would otherwise try to parse the contents of every OCTET STRING and
+  // BIT STRING as ASN.1 too (extension values, the key, the signature), building a tree of whatever
+  // an unknown extension holds. Extensions read here are parsed on their own, each by its reader.
+  const asn1 = asn1js.fromBER(der, { parseEmbedded: false, maxNodes: MAX_CERTIFICATE_ELEMENTS + 4 })
   if (asn1.offset === -1 || asn1.offset !== der.byteLength) throw new CertificateParseError('not a single DER structure')
   const root = asn1.result
   if (!(root instanceof asn1js.Sequence) || root.valueBlock.value.length !== 3) throw new CertificateParseError('not a Certificate SEQUENCE')
+  // The non-DER certificates that skip checkEnvelope's scan: the same OID rule on asn1js' tree.
+  if (hasPaddedOid(root)) throw new CertificateParseError('OBJECT IDENTIFIER with a non-minimal arc')
   const [tbsBlock, sigAlgBlock] = root.valueBlock.value as [asn1js.AsnType, asn1js.AsnType]
   if (!(tbsBlock instanceof asn1js.Sequence)) throw new CertificateParseError('TBSCertificate is not a SEQUENCE')
   let cert: pkijs.Certificate
@@ -431,6 +450,54 @@ function checkEnvelope (der: Uint8Array): void {
     throw new CertificateParseError('not a Certificate SEQUENCE of three fields')
   }
   if (sig.value[0] !== 0) throw new CertificateParseError('signatureValue: unused bits in the BIT STRING')
+  let scan
+  try {
+    scan = scanTree(tbs.value, MAX_CERTIFICATE_ELEMENTS)
+  } catch (err) {
+    // BER inside the TBS: the reference parser counts the same elements (asn1js maxNodes).
+    if (err instanceof DerError) return
+    throw err
+  }
+  if (scan.elements > MAX_CERTIFICATE_ELEMENTS) {
+    throw new CertificateParseError(`more than ${MAX_CERTIFICATE_ELEMENTS} ASN.1 elements (extension values and keys not counted)`)
+  }
+  // Every OID of the tree (algorithms, name attribute types, extension IDs) minimally encoded.
+  if (scan.badOid) throw new CertificateParseError('OBJECT IDENTIFIER with a non-minimal or truncated arc')
+}
+
+/**
+ * Most ASN.1 elements in a certificate's tree, not counting what primitive OCTET and BIT STRINGs hold
+ * (extension values, the key, the signature), which are read by their own bounded readers or not at
+ * all. Client certificates have 50-150 (each name attribute is four: SET, SEQUENCE, OID, value);
+ * parsing costs grow with this count (tens of microseconds per element through asn1js/pkijs), so a
+ * crafted name of thousands of attributes is refused before anything reads it.
+ */
+export const MAX_CERTIFICATE_ELEMENTS = 512
+
+/** An OBJECT IDENTIFIER in an asn1js tree (at most MAX_CERTIFICATE_ELEMENTS nodes) with a padded arc. */
+function hasPaddedOid (block: asn1js.AsnType): boolean {
+  if (block instanceof asn1js.ObjectIdentifier) {
+    // asn1js warns about any arc whose first octet carries no bits, a lone 0x00 (arc 0) included:
+    // only an arc of more than one octet is padded.
+    return block.valueBlock.value.some((sid) => sid.blockLength > 1 && sid.warnings.some((w) => w.startsWith('Needlessly long format')))
+  }
+  const value = (block as { valueBlock?: { value?: unknown } }).valueBlock?.value
+  return Array.isArray(value) && value.some((child) => hasPaddedOid(child as asn1js.AsnType))
+}
+
+/** False when a DER BIT STRING has set bits in its declared padding (or padding without content). */
+function bitStringPaddingClear (value: Uint8Array): boolean {
+  let bits
+  try {
+    bits = readOne(value)
+  } catch {
+    return true // not DER: pkijs reads it, as before
+  }
+  if (bits.tag !== 0x03 || bits.value.length === 0) return true
+  const unused = bits.value[0]!
+  if (unused === 0) return true
+  if (unused > 7 || bits.value.length === 1) return false
+  return (bits.value[bits.value.length - 1]! & ((1 << unused) - 1)) === 0
 }
 
 /** AuthorityInfoAccessSyntax ::= SEQUENCE SIZE (1..MAX) OF SEQUENCE { accessMethod OID, accessLocation GeneralName } */
@@ -441,7 +508,9 @@ function checkAuthorityInfoAccess (value: Uint8Array): void {
   if (descriptions.length === 0) throw new Error('empty AuthorityInfoAccess')
   for (const d of descriptions) {
     const parts = d.tag === 0x30 ? children(d.value) : []
-    if (parts.length !== 2 || parts[0]!.tag !== 0x06 || (parts[1]!.tag & 0xc0) !== 0x80) throw new Error('bad AccessDescription')
+    if (parts.length !== 2 || parts[0]!.tag !== 0x06) throw new Error('bad AccessDescription')
+    oidText(parts[0]!.value)
+    generalNameForm(parts[1]!)
   }
 }
 
