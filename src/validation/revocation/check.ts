@@ -1,0 +1,339 @@
+/**
+ * check: certificate revocation status per RFC 5280 6.3, for every certificate of a path but the
+ * trust anchor.
+ *
+ * For each certificate, each of its distribution points (or, without cRLDistributionPoints, one
+ * point standing for "the issuer's CRLs, all reasons") is matched against the complete CRLs held
+ * (6.3.3 (b)): CRL issuer (the certificate's issuer, or the point's cRLIssuer with an indirect CRL),
+ * issuingDistributionPoint names and only* flags, and reasons (onlySomeReasons, 6.3.3 (c)-(d)). A
+ * matching CRL must be current (a), signed by a key whose certificate chains to the path's trust
+ * anchor with cRLSign and is not revoked itself (f)-(g), and is combined with a delta CRL of the same
+ * scope when one is held (h)-(i). The status is "revoked" as soon as a usable CRL lists the
+ * certificate (certificateHold included; removeFromCRL on a delta lifts a listing), "good" once the
+ * usable CRLs cover every reason, else undetermined.
+ *
+ * Undetermined is refused as `crl-unusable` whenever a configured CRL names the certificate's issuer
+ * (by name, by its key identifier, or as a cRLIssuer of its distribution points): such a CRL is
+ * never silently ignored. When no CRL concerns it, `onMissing: 'allow'` (default, ALB's meaning)
+ * lets it pass and `'reject'` refuses it as `revocation-unknown`.
+ *
+ * Cost: CRL lookups are map lookups; signature checks are cached per (CRL, signer) and bounded per
+ * call (SIGNATURE_BUDGET); CRL-signer paths are at most MAX_SIGNER_DEPTH deep and nest at most
+ * MAX_NESTING times (the signer of the signer's CRL ...).
+ */
+import type { KeyObject } from 'node:crypto'
+import { checkCommon, checkIssuer, sameBytes, type CertificatePolicy, type Problem } from '../checks.js'
+import { KeyUsage, type ParsedCertificate } from '../../x509/parse.js'
+import { checkSignature, publicKeyOf, type AlgorithmPolicy } from '../signature.js'
+import { InvalidOptionError } from '../../errors.js'
+import { crlUsableAt, entryKey, keyIdentifiersAgree, REASON_NAMES, type ParsedCrl } from './crl.js'
+import { ALL_REASONS, distributionPointsOf, intersects, type DistributionPoint } from './scope.js'
+
+/** Signature verifications (certificates and CRLs, not cached) one `check` may spend. */
+const SIGNATURE_BUDGET = 64
+/** Certificates between a CRL signer and the trust anchor. */
+const MAX_SIGNER_DEPTH = 6
+/** A CRL signer's status needs a CRL whose signer's status needs a CRL ...: at most this deep. */
+const MAX_NESTING = 3
+
+export interface Revocation {
+  /**
+   * Path rule: null when no certificate on the path is revoked and the status of each is known (or,
+   * under onMissing 'allow', no CRL concerns it). `offered`: further certificates (the request's
+   * chain) that may sign CRLs or link a CRL signer to the anchor.
+   */
+  check (path: readonly ParsedCertificate[], now: number, offered?: readonly ParsedCertificate[]): Problem | null
+  /**
+   * Until when a verdict on `path` stands as far as revocation goes: the earliest nextUpdate of the
+   * CRLs that concern it (a newer CRL may list it, or a stale one refuses it). Infinity when no CRL
+   * applies, or when stale CRLs keep applying (`onExpired: 'ignore'`).
+   */
+  validUntil (path: readonly ParsedCertificate[]): number
+}
+
+export interface RevocationOptions {
+  onExpired?: 'reject' | 'ignore'
+  onMissing?: 'allow' | 'reject'
+  /** Certificates that came with the CRLs (separate CRL signers, rolled-over keys). */
+  certificates?: readonly ParsedCertificate[]
+}
+
+type Status = { kind: 'good' } | { kind: 'revoked', message: string } | { kind: 'unknown', concerned: boolean, message: string }
+
+/** Why `signer` cannot vouch for `crl` (keyUsage without cRLSign, bad signature), or null. */
+export function crlIssuerProblem (crl: ParsedCrl, signer: ParsedCertificate, policy: AlgorithmPolicy): string | null {
+  if (signer.keyUsage !== null && (signer.keyUsage & KeyUsage.cRLSign) === 0) return `CRL issuer ${signer.serialNumber} lacks keyUsage cRLSign`
+  const key = publicKeyOf(signer, policy)
+  if ('reason' in key) return `CRL issuer key: ${key.message}`
+  const bad = checkSignature(crl, key, policy)
+  return bad === null ? null : `CRL ${crl.crlNumber}: ${bad.message}`
+}
+
+function isCa (cert: ParsedCertificate): boolean {
+  return cert.basicConstraints?.ca === true
+}
+
+function crlLabel (crl: ParsedCrl): string {
+  return `CRL ${crl.crlNumber}${crl.deltaBase !== null ? ' (delta)' : ''}`
+}
+
+/**
+ * Indexes CRLs by issuer name. CRLs issued by a configured root are verified at load time
+ * (InvalidOptionError when none of the roots with that name and key identifier signed it); the
+ * others are verified on first use, once per (CRL, signer) pair.
+ */
+export function createRevocation (
+  crls: readonly ParsedCrl[],
+  cas: readonly ParsedCertificate[],
+  policy: AlgorithmPolicy & CertificatePolicy,
+  options: RevocationOptions = {}
+): Revocation {
+  const ignoreExpired = options.onExpired === 'ignore'
+  const rejectMissing = options.onMissing === 'reject'
+  const complete = new Map<string, ParsedCrl[]>()
+  const deltas = new Map<string, ParsedCrl[]>()
+  const byKeyId = new Map<string, ParsedCrl[]>()
+  for (const crl of crls) {
+    const index = crl.deltaBase === null ? complete : deltas
+    index.set(crl.issuerKey, [...(index.get(crl.issuerKey) ?? []), crl])
+    if (crl.authorityKeyIdentifier !== null) {
+      const id = Buffer.from(crl.authorityKeyIdentifier).toString('hex')
+      byKeyId.set(id, [...(byKeyId.get(id) ?? []), crl])
+    }
+  }
+  const staticPool = [...cas, ...(options.certificates ?? [])]
+
+  const signatures = new WeakMap<ParsedCertificate, Map<ParsedCrl, string | null>>()
+  const certSignatures = new WeakMap<ParsedCertificate, Map<ParsedCertificate, string | null>>()
+
+  // A configured root's CRL that no root of that name and key signed is a configuration error.
+  for (const crl of crls) {
+    const roots = cas.filter((ca) => ca.selfIssued && ca.subjectKey === crl.issuerKey && keyIdentifiersAgree(crl, ca) &&
+      crl.authorityKeyIdentifier !== null && ca.subjectKeyIdentifier !== null && sameBytes(crl.authorityKeyIdentifier, ca.subjectKeyIdentifier))
+    if (roots.length === 0) continue
+    const problems = roots.map((ca) => crlIssuerProblem(crl, ca, policy))
+    if (!problems.includes(null)) throw new InvalidOptionError(`crls: CRL ${crl.crlNumber} of a configured CA does not verify: ${problems[0]!}`)
+  }
+
+  const timeProblem = (crl: ParsedCrl, now: number): string | null => {
+    const time = crlUsableAt(crl, now)
+    // crlPolicy.onExpired 'ignore': a CRL past nextUpdate still applies (its revocations stand).
+    return time === null || (time.reason === 'stale' && ignoreExpired) ? null : time.message
+  }
+
+  /** One `check` call: its budget, the certificates it may use, the statuses in progress. */
+  interface Run {
+    now: number
+    budget: number
+    pool: readonly ParsedCertificate[]
+    anchor: ParsedCertificate
+    inProgress: Set<ParsedCertificate>
+    nesting: number
+  }
+
+  const spend = (run: Run): boolean => --run.budget >= 0
+
+  const crlSignedBy = (run: Run, crl: ParsedCrl, signer: ParsedCertificate): string | null => {
+    let perSigner = signatures.get(signer)
+    if (perSigner === undefined) signatures.set(signer, perSigner = new Map())
+    let result = perSigner.get(crl)
+    if (result === undefined) {
+      if (!spend(run)) return 'revocation work limit reached'
+      result = crlIssuerProblem(crl, signer, policy)
+      perSigner.set(crl, result)
+    }
+    return result
+  }
+
+  const certSignedBy = (run: Run, cert: ParsedCertificate, issuer: ParsedCertificate): string | null => {
+    let perIssuer = certSignatures.get(issuer)
+    if (perIssuer === undefined) certSignatures.set(issuer, perIssuer = new Map())
+    let result = perIssuer.get(cert)
+    if (result === undefined) {
+      if (!spend(run)) return 'revocation work limit reached'
+      const key: KeyObject | Problem = publicKeyOf(issuer, policy)
+      result = 'reason' in key ? key.message : checkSignature(cert, key, policy)?.message ?? null
+      perIssuer.set(cert, result)
+    }
+    return result
+  }
+
+  /**
+   * A path from `cert` (a CRL signer, or a CA above it) up to the run's trust anchor, RFC 5280 6.3.3
+   * (f): certificates from the pool, signatures, validity, CA rules for the issuers.
+   */
+  const chainToAnchor = (run: Run, chain: ParsedCertificate[]): ParsedCertificate[] | string => {
+    const child = chain[chain.length - 1]!
+    if (child === run.anchor) return chain
+    if (chain.length > MAX_SIGNER_DEPTH) return 'CRL signer path too long'
+    let why = `no path from CRL signer to the trust anchor`
+    const below = chain.slice(1).filter((c) => !c.selfIssued).length
+    for (const issuer of [run.anchor, ...run.pool]) {
+      if (issuer.subjectKey !== child.issuerKey || chain.includes(issuer)) continue
+      if (child.authorityKeyIdentifier !== null && issuer.subjectKeyIdentifier !== null && !sameBytes(child.authorityKeyIdentifier, issuer.subjectKeyIdentifier)) continue
+      const isAnchor = issuer === run.anchor
+      const structural = (isAnchor ? null : checkCommon(issuer, run.now, policy)) ?? checkIssuer(issuer, below, isAnchor)
+      if (structural !== null) { why = structural.message; continue }
+      const bad = certSignedBy(run, child, issuer)
+      if (bad !== null) { why = bad; continue }
+      const found = chainToAnchor(run, [...chain, issuer])
+      if (typeof found !== 'string') return found
+      why = found
+    }
+    return why
+  }
+
+  /**
+   * 6.3.3 (f)-(g): a certificate of the CRL's issuer whose key signed it, with cRLSign, on a valid path
+   * to the same anchor, not revoked. `above`: the path certificates above the one being checked,
+   * whose paths and statuses the path validation itself establishes.
+   */
+  const signerOf = (run: Run, crl: ParsedCrl, above: readonly ParsedCertificate[]): string | null => {
+    let why = `no certificate of ${crlLabel(crl)}'s issuer with a key that signed it`
+    const candidates = [...above, ...run.pool.filter((c) => !above.includes(c))]
+    for (const signer of candidates) {
+      if (signer.subjectKey !== crl.issuerKey || !keyIdentifiersAgree(crl, signer)) continue
+      const bad = crlSignedBy(run, crl, signer)
+      if (bad !== null) { why = bad; continue }
+      if (above.includes(signer)) return null
+      // The signer whose status is being determined here, covered by a CRL it signs itself (PKITS
+      // 4.14.30): its path is being validated by the caller; trusting its CRL trusts nothing new.
+      if (run.inProgress.has(signer)) return null
+      if (signer !== run.anchor && checkCommon(signer, run.now, policy) !== null) { why = `CRL signer ${signer.serialNumber}: ${checkCommon(signer, run.now, policy)!.message}`; continue }
+      const chain = chainToAnchor(run, [signer])
+      if (typeof chain === 'string') { why = `CRL signer ${signer.serialNumber}: ${chain}`; continue }
+      // The signer's own status, and that of the CAs linking it to the anchor (not on the main path).
+      const statusProblem = chainStatus(run, chain, above)
+      if (statusProblem !== null) { why = `CRL signer ${signer.serialNumber}: ${statusProblem}`; continue }
+      return null
+    }
+    return why
+  }
+
+  const chainStatus = (run: Run, chain: readonly ParsedCertificate[], known: readonly ParsedCertificate[]): string | null => {
+    if (run.nesting >= MAX_NESTING) return 'CRL signers nest too deep'
+    run.nesting++
+    try {
+      for (let i = 0; i + 1 < chain.length; i++) {
+        const cert = chain[i]!
+        if (known.includes(cert)) continue
+        if (run.inProgress.has(cert)) return `status of ${cert.serialNumber} depends on itself`
+        const status = statusOf(run, cert, chain.slice(i + 1))
+        if (status.kind === 'revoked') return status.message
+        if (status.kind === 'unknown' && (status.concerned || rejectMissing)) return status.message
+      }
+      return null
+    } finally {
+      run.nesting--
+    }
+  }
+
+  /** A delta CRL for `base` (6.3.3 (h)): same issuer and scope, base at least as new as its BaseCRLNumber. */
+  const deltaFor = (run: Run, base: ParsedCrl, above: readonly ParsedCertificate[]): ParsedCrl | string | null => {
+    let best: ParsedCrl | null = null
+    let why: string | null = null
+    for (const delta of deltas.get(base.issuerKey) ?? []) {
+      const sameScope = delta.idp === null ? base.idp === null : base.idp !== null && sameBytes(delta.idp.der, base.idp.der)
+      if (!sameScope || delta.deltaBase! > base.crlNumberValue || delta.crlNumberValue <= base.crlNumberValue) continue
+      const bad = timeProblem(delta, run.now) ?? signerOf(run, delta, above)
+      if (bad !== null) { why = `${crlLabel(delta)}: ${bad}`; continue }
+      if (best === null || delta.crlNumberValue > best.crlNumberValue) best = delta
+    }
+    // A matching delta that cannot be used makes the pair unusable: its revocations would be lost.
+    return why !== null ? why : best
+  }
+
+  const statusOf = (run: Run, cert: ParsedCertificate, above: readonly ParsedCertificate[]): Status => {
+    const issuer = above[0]
+    const listed = distributionPointsOf(cert)
+    if (typeof listed === 'string') return { kind: 'unknown', concerned: true, message: `certificate ${cert.serialNumber}: ${listed}` }
+    // No cRLDistributionPoints: the issuer's own CRLs for all reasons (RFC 5280 6.3.3, first paragraph).
+    const points: readonly DistributionPoint[] = listed ?? [{ names: null, reasons: null, crlIssuers: null }]
+    run.inProgress.add(cert)
+    try {
+      let mask = 0
+      const problems: string[] = []
+      let concerned = false
+      for (const dp of points) {
+        const issuerKeys = dp.crlIssuers === null ? [cert.issuerKey] : dp.crlIssuers.dirKeys
+        for (const key of issuerKeys) {
+          for (const crl of complete.get(key) ?? []) {
+            if (mask === ALL_REASONS) break
+            concerned = true
+            // (b)(1): an indirect CRL for a cRLIssuer; the certificate's issuer otherwise.
+            if (dp.crlIssuers !== null && key !== cert.issuerKey && crl.idp?.indirectCRL !== true) { problems.push(`${crlLabel(crl)} of the cRLIssuer is not an indirect CRL`); continue }
+            const idp = crl.idp
+            if (idp !== null) {
+              // (b)(2)(i): the distribution point names.
+              if (idp.names !== null) {
+                const theirs = dp.names ?? dp.crlIssuers?.keys ?? null
+                if (theirs === null || !intersects(idp.names, theirs)) { problems.push(`${crlLabel(crl)} covers another distribution point`); continue }
+              }
+              // (b)(2)(ii)-(iv)
+              if (idp.onlyContainsUserCerts && isCa(cert)) { problems.push(`${crlLabel(crl)} covers only end-entity certificates`); continue }
+              if (idp.onlyContainsCACerts && !isCa(cert)) { problems.push(`${crlLabel(crl)} covers only CA certificates`); continue }
+              if (idp.onlyContainsAttributeCerts) { problems.push(`${crlLabel(crl)} covers only attribute certificates`); continue }
+            }
+            // (c)-(d): the reasons this CRL can add.
+            const interim = (idp?.onlySomeReasons ?? ALL_REASONS) & (dp.reasons ?? ALL_REASONS) & ALL_REASONS
+            if ((interim & ~mask) === 0) continue
+            const bad = timeProblem(crl, run.now) ?? signerOf(run, crl, above)
+            if (bad !== null) { problems.push(`${crlLabel(crl)}: ${bad}`); continue }
+            const delta = deltaFor(run, crl, above)
+            if (typeof delta === 'string') { problems.push(delta); continue }
+            // (i)-(k): the delta's entry wins (removeFromCRL lifts a listing), then the complete CRL's.
+            const k = entryKey(cert.issuerKey, cert.serialBytes)
+            const entry = delta?.entries.get(k) ?? crl.entries.get(k)
+            if (entry !== undefined && entry.reason !== 8) {
+              const from = delta?.entries.has(k) === true ? delta : crl
+              return { kind: 'revoked', message: `certificate ${cert.serialNumber} is revoked by ${crlLabel(from)} (${REASON_NAMES[entry.reason ?? 0]!})` }
+            }
+            mask |= interim
+          }
+        }
+      }
+      if (mask === ALL_REASONS) return { kind: 'good' }
+      if (!concerned && issuer !== undefined) {
+        // A CRL signed with the issuer's key but under another name still concerns the certificate.
+        const ski = issuer.subjectKeyIdentifier
+        if (ski !== null && (byKeyId.get(Buffer.from(ski).toString('hex'))?.length ?? 0) > 0) {
+          concerned = true
+          problems.push('a CRL signed with the issuer\'s key names another issuer')
+        }
+      }
+      const detail = problems.length > 0 ? problems.join('; ') : mask === 0 ? 'no CRL for its issuer' : 'the CRLs held do not cover every revocation reason'
+      return { kind: 'unknown', concerned: concerned || mask !== 0, message: `revocation of certificate ${cert.serialNumber} cannot be checked: ${detail}` }
+    } finally {
+      run.inProgress.delete(cert)
+    }
+  }
+
+  return {
+    check (path, now, offered = []) {
+      const anchor = path[path.length - 1]
+      if (anchor === undefined || path.length < 2) return null
+      const run: Run = { now, budget: SIGNATURE_BUDGET, pool: [...offered, ...staticPool.filter((c) => !offered.includes(c))], anchor, inProgress: new Set(), nesting: 0 }
+      for (let i = 0; i + 1 < path.length; i++) {
+        const status = statusOf(run, path[i]!, path.slice(i + 1))
+        if (status.kind === 'revoked') return { reason: 'revoked', message: status.message }
+        if (status.kind === 'unknown') {
+          if (status.concerned) return { reason: 'crl-unusable', message: status.message }
+          if (rejectMissing) return { reason: 'revocation-unknown', message: status.message }
+        }
+      }
+      return null
+    },
+    validUntil (path) {
+      let until = Number.POSITIVE_INFINITY
+      if (ignoreExpired) return until
+      for (const cert of path.slice(0, -1)) {
+        const dps = distributionPointsOf(cert)
+        const keys = [cert.issuerKey, ...(Array.isArray(dps) ? dps.flatMap((dp) => dp.crlIssuers?.dirKeys ?? []) : [])]
+        for (const key of keys) {
+          for (const crl of [...(complete.get(key) ?? []), ...(deltas.get(key) ?? [])]) until = Math.min(until, crl.nextUpdate)
+        }
+      }
+      return until
+    }
+  }
+}
