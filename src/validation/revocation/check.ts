@@ -102,6 +102,7 @@ export function createRevocation (
     }
   }
   const staticPool = [...cas, ...(options.certificates ?? [])]
+  const anyIndirect = crls.some((crl) => crl.idp?.indirectCRL === true)
 
   const signatures = new WeakMap<ParsedCertificate, Map<ParsedCrl, string | null>>()
   const certSignatures = new WeakMap<ParsedCertificate, Map<ParsedCertificate, string | null>>()
@@ -293,6 +294,12 @@ export function createRevocation (
         }
       }
       if (mask === ALL_REASONS) return { kind: 'good' }
+      if (!concerned && anyIndirect && points.some((dp) => dp.crlIssuers !== null)) {
+        // The certificate delegates its revocation to a cRLIssuer and indirect CRLs are configured:
+        // a missing CRL for that issuer is a gap, not "no CRL wanted" (PKITS 4.14.26).
+        concerned = true
+        problems.push('no CRL of the cRLIssuer its distribution point names')
+      }
       if (!concerned && issuer !== undefined) {
         // A CRL signed with the issuer's key but under another name still concerns the certificate.
         const ski = issuer.subjectKeyIdentifier
