@@ -78,9 +78,9 @@ function crlLabel (crl: ParsedCrl): string {
 }
 
 /**
- * Indexes CRLs by issuer name. CRLs issued by a configured root are verified at load time
- * (InvalidOptionError when none of the roots with that name and key identifier signed it); the
- * others are verified on first use, once per (CRL, signer) pair.
+ * Indexes CRLs by issuer name. A CRL naming a configured CA (root or intermediate) and its key
+ * identifier is verified at load time (InvalidOptionError when that CA did not sign it); the others
+ * are verified on first use, once per (CRL, signer) pair.
  */
 export function createRevocation (
   crls: readonly ParsedCrl[],
@@ -107,12 +107,14 @@ export function createRevocation (
   const signatures = new WeakMap<ParsedCertificate, Map<ParsedCrl, string | null>>()
   const certSignatures = new WeakMap<ParsedCertificate, Map<ParsedCertificate, string | null>>()
 
-  // A configured root's CRL that no root of that name and key signed is a configuration error.
+  // A CRL that names a configured CA and that CA's key (authorityKeyIdentifier = its
+  // subjectKeyIdentifier) but that the CA did not sign is a configuration error. CRLs without that
+  // link (a separate CRL signer, a rolled-over key) are verified when a path needs them.
   for (const crl of crls) {
-    const roots = cas.filter((ca) => ca.selfIssued && ca.subjectKey === crl.issuerKey && keyIdentifiersAgree(crl, ca) &&
+    const issuers = cas.filter((ca) => ca.subjectKey === crl.issuerKey &&
       crl.authorityKeyIdentifier !== null && ca.subjectKeyIdentifier !== null && sameBytes(crl.authorityKeyIdentifier, ca.subjectKeyIdentifier))
-    if (roots.length === 0) continue
-    const problems = roots.map((ca) => crlIssuerProblem(crl, ca, policy))
+    if (issuers.length === 0) continue
+    const problems = issuers.map((ca) => crlIssuerProblem(crl, ca, policy))
     if (!problems.includes(null)) throw new InvalidOptionError(`crls: CRL ${crl.crlNumber} of a configured CA does not verify: ${problems[0]!}`)
   }
 
