@@ -1,0 +1,72 @@
+/**
+ * Revocation per RFC 5280 6.3 (issue 13): separate CRL signers, key rollover, revoked CRL signers,
+ * partitioned, indirect and delta CRLs, reason codes, signed serials and crlPolicy.onMissing.
+ */
+import { test, before } from 'node:test'
+import assert from 'node:assert/strict'
+import { createVerifier, type VerifyResult } from '../src/index.js'
+import { createCrl, createTestPki, type Issued, type TestPki } from '../src/testing/index.js'
+import { header } from './helpers/pki.js'
+import { revocationScenarios, type Scenario } from './helpers/revocation-pkis.js'
+
+let scenarios: Scenario[]
+let p: TestPki
+before(async () => {
+  scenarios = await revocationScenarios()
+  p = await createTestPki({ algorithm: 'p-256' })
+})
+
+function reasonOf (r: VerifyResult): string {
+  return r.ok ? 'ok' : r.reason
+}
+
+const signer = (c: Issued): { certificate: Issued, key: Issued['key'] } => ({ certificate: c, key: c.key })
+
+test('every scenario gets the expected verdict (onMissing reject), certificates in the header', () => {
+  for (const s of scenarios) {
+    const v = createVerifier({ roots: s.root.pem, crls: s.crls.map((c) => c.pem), crlPolicy: { onMissing: 'reject' } })
+    assert.equal(reasonOf(v.verifySync(header(s.leaf, ...s.chain))), s.expect, s.name)
+  }
+})
+
+test('the same verdicts with the chain configured as intermediates, or CRL signers in the CRL bundle', () => {
+  for (const s of scenarios) {
+    const viaIntermediates = createVerifier({ roots: s.root.pem, intermediates: s.chain.map((c) => c.pem), crls: s.crls.map((c) => c.pem), crlPolicy: { onMissing: 'reject' } })
+    assert.equal(reasonOf(viaIntermediates.verifySync(header(s.leaf))), s.expect, `${s.name} (intermediates)`)
+    // CRL signers that are not on the path travel with the CRLs.
+    const [first, ...rest] = s.chain
+    const bundle = [...s.crls.map((c) => c.pem), ...rest.map((c) => c.pem)].join('')
+    const viaBundle = createVerifier({ roots: s.root.pem, crls: bundle, crlPolicy: { onMissing: 'reject' } })
+    assert.equal(reasonOf(viaBundle.verifySync(header(s.leaf, first!))), s.expect, `${s.name} (CRL bundle)`)
+  }
+})
+
+test('onMissing allow (default): a certificate no CRL concerns is not checked; a configured CRL is never ignored', () => {
+  for (const s of scenarios) {
+    const v = createVerifier({ roots: s.root.pem, crls: s.crls.map((c) => c.pem) })
+    const expected = s.expect === 'revocation-unknown' ? 'ok' : s.expect
+    assert.equal(reasonOf(v.verifySync(header(s.leaf, ...s.chain))), expected, `${s.name} (allow)`)
+  }
+})
+
+test('onMissing reject without any CRL refuses; the option is validated', () => {
+  assert.equal(reasonOf(createVerifier({ roots: p.root.pem, crlPolicy: { onMissing: 'reject' } }).verifySync(header(p.leaf, p.intermediate))), 'revocation-unknown')
+  assert.equal(reasonOf(createVerifier({ roots: p.root.pem, crlPolicy: { onMissing: 'allow' } }).verifySync(header(p.leaf, p.intermediate))), 'ok')
+  assert.throws(() => createVerifier({ roots: p.root.pem, crlPolicy: { onMissing: 'maybe' as 'allow' } }), { code: 'FST_MTLS_INVALID_OPTION' })
+})
+
+test('a CRL signed with the issuer\'s key under another name is not silently ignored', async () => {
+  const stranger = await p.issue({ subject: 'CN=Not The Intermediate', ca: true }, p.root)
+  const crl = await createCrl({ issuer: { certificate: stranger, key: p.intermediate.key }, authorityKeyIdentifier: p.intermediate.subjectKeyIdentifier! })
+  const v = createVerifier({ roots: p.root.pem, crls: crl.pem })
+  const r = v.verifySync(header(p.leaf, p.intermediate))
+  assert.equal(reasonOf(r), 'crl-unusable')
+  assert.match(r.ok ? '' : r.message, /names another issuer/)
+})
+
+test('refusal messages say which CRL and why', async () => {
+  const crl = await createCrl({ issuer: signer(p.intermediate), revoked: [{ serialNumber: p.leaf.serialNumber, reason: 6 }] })
+  const r = createVerifier({ roots: p.root.pem, crls: crl.pem }).verifySync(header(p.leaf, p.intermediate))
+  assert.equal(r.ok, false)
+  assert.match(r.ok ? '' : r.message, /revoked by CRL 01 \(certificateHold\)/)
+})
