@@ -79,6 +79,8 @@ export interface CrlSpec {
   issuingDistributionPoint?: IssuingDistributionPointSpec
   /** deltaCRLIndicator (critical) with this BaseCRLNumber: a delta CRL (RFC 5280 5.2.4). */
   deltaBase?: bigint | number
+  /** freshestCRL (RFC 5280 5.2.6): where the delta CRLs of this base are published. */
+  freshestCrl?: DistributionPointSpec[]
   /** Appended as-is to crlExtensions. */
   extensions?: RawExtension[]
 }
@@ -121,6 +123,7 @@ export async function createCrl (spec: CrlSpec): Promise<IssuedCrl> {
   const crlNumber = spec.crlNumber === undefined ? 1n : spec.crlNumber
   if (crlNumber !== null) extensions.push(extension(OID.crlNumber, toInteger(BigInt(crlNumber))))
   if (spec.deltaBase !== undefined) extensions.push(extension('2.5.29.27', toInteger(BigInt(spec.deltaBase)), true))
+  if (spec.freshestCrl !== undefined) extensions.push(extension('2.5.29.46', crlDistributionPoints(spec.freshestCrl).value))
   if (spec.issuingDistributionPoint !== undefined) extensions.push(extension('2.5.29.28', issuingDistributionPoint(spec.issuingDistributionPoint), true))
   for (const raw of spec.extensions ?? []) extensions.push(extension(raw.oid, raw.value, raw.critical ?? false))
 

@@ -50,7 +50,7 @@ export async function revocationScenarios (): Promise<Scenario[]> {
   // A separate CRL-signing certificate of the same CA (same name, its own key, cRLSign only).
   const crlSigner = await createCertificate({
     subject: intermediate.subject, key: await generateKeyPair('p-256'), issuer: signer(root), keyUsage: ['cRLSign'], extendedKeyUsage: false
-  }).then(async (c) => ({ ...c, key: (c.spec.key) }))
+  }).then((c) => ({ ...c, key: c.spec.key }))
   add('separate CRL signer lists the leaf', plain, [await crlOf(crlSigner, [{ serialNumber: plain.serialNumber }])], 'revoked', [intermediate, crlSigner])
   add('separate CRL signer, leaf not listed', plain, [await crlOf(crlSigner)], 'ok', [intermediate, crlSigner])
   add('separate CRL signer not supplied', plain, [await crlOf(crlSigner, [{ serialNumber: plain.serialNumber }])], 'crl-unusable', [intermediate])
@@ -103,7 +103,18 @@ export async function revocationScenarios (): Promise<Scenario[]> {
   const emptyBase = await crlOf(intermediate, [], { crlNumber: 10 })
   add('delta CRL revokes what the base does not', plain, [emptyBase, await crlOf(intermediate, [{ serialNumber: plain.serialNumber }], { crlNumber: 11, deltaBase: 10 })], 'revoked')
   add('delta CRL lifts a hold (removeFromCRL)', plain, [base, await crlOf(intermediate, [{ serialNumber: plain.serialNumber, reason: CrlReason.removeFromCRL }], { crlNumber: 11, deltaBase: 10 })], 'ok')
-  add('delta CRL for a newer base is not used', plain, [emptyBase, await crlOf(intermediate, [{ serialNumber: plain.serialNumber }], { crlNumber: 21, deltaBase: 20 })], 'ok')
+  add('delta CRL for a newer base than the one held', plain, [emptyBase, await crlOf(intermediate, [], { crlNumber: 21, deltaBase: 20 })], 'crl-unusable')
+  add('delta CRL older than the complete CRL is superseded', plain, [await crlOf(intermediate, [], { crlNumber: 30 }), await crlOf(intermediate, [{ serialNumber: plain.serialNumber }], { crlNumber: 11, deltaBase: 10 })], 'ok')
+
+  // The same with a base that advertises its deltas (freshestCRL), as AD CS publishes them.
+  const freshest = { freshestCrl: [{ uri: ['http://crl.example.test/delta.crl'] }] }
+  const advertisedBase = await crlOf(intermediate, [{ serialNumber: plain.serialNumber, reason: CrlReason.certificateHold }], { crlNumber: 10, ...freshest })
+  const advertisedEmpty = await crlOf(intermediate, [], { crlNumber: 10, ...freshest })
+  add('advertised delta CRL revokes what the base does not', plain, [advertisedEmpty, await crlOf(intermediate, [{ serialNumber: plain.serialNumber }], { crlNumber: 11, deltaBase: 10 })], 'revoked')
+  add('advertised delta CRL lifts a hold (removeFromCRL)', plain, [advertisedBase, await crlOf(intermediate, [{ serialNumber: plain.serialNumber, reason: CrlReason.removeFromCRL }], { crlNumber: 11, deltaBase: 10 })], 'ok')
+  add('advertised delta CRL keeps the base\'s hold', plain, [advertisedBase, await crlOf(intermediate, [], { crlNumber: 11, deltaBase: 10 })], 'revoked')
+  add('advertised delta CRL for a newer base than the one held', plain, [advertisedEmpty, await crlOf(intermediate, [], { crlNumber: 21, deltaBase: 20 })], 'crl-unusable')
+  add('delta CRL without its base', plain, [await crlOf(intermediate, [{ serialNumber: plain.serialNumber }], { crlNumber: 11, deltaBase: 10 })], 'crl-unusable')
 
   return out
 }

@@ -169,7 +169,7 @@ export function createRevocation (
     const child = chain[chain.length - 1]!
     if (child === run.anchor) return chain
     if (chain.length > MAX_SIGNER_DEPTH) return 'CRL signer path too long'
-    let why = `no path from CRL signer to the trust anchor`
+    let why = 'no path from CRL signer to the trust anchor'
     const below = chain.slice(1).filter((c) => !c.selfIssued).length
     for (const issuer of [run.anchor, ...run.pool]) {
       if (issuer.subjectKey !== child.issuerKey || chain.includes(issuer)) continue
@@ -235,15 +235,21 @@ export function createRevocation (
   const deltaFor = (run: Run, base: ParsedCrl, above: readonly ParsedCertificate[]): ParsedCrl | string | null => {
     let best: ParsedCrl | null = null
     let why: string | null = null
+    let needsNewerBase: ParsedCrl | null = null
     for (const delta of deltas.get(base.issuerKey) ?? []) {
       const sameScope = delta.idp === null ? base.idp === null : base.idp !== null && sameBytes(delta.idp.der, base.idp.der)
-      if (!sameScope || delta.deltaBase! > base.crlNumberValue || delta.crlNumberValue <= base.crlNumberValue) continue
+      // A delta no newer than the complete CRL is superseded by it.
+      if (!sameScope || delta.crlNumberValue <= base.crlNumberValue) continue
+      if (delta.deltaBase! > base.crlNumberValue) { needsNewerBase = delta; continue }
       const bad = timeProblem(delta, run.now) ?? signerOf(run, delta, above)
       if (bad !== null) { why = `${crlLabel(delta)}: ${bad}`; continue }
       if (best === null || delta.crlNumberValue > best.crlNumberValue) best = delta
     }
     // A matching delta that cannot be used makes the pair unusable: its revocations would be lost.
-    return why !== null ? why : best
+    if (why !== null) return why
+    // A newer delta whose base is not held: the complete CRL held is out of date, say so.
+    if (best === null && needsNewerBase !== null) return `${crlLabel(needsNewerBase)} applies to base CRL ${needsNewerBase.deltaBase!.toString(16)} or newer, but the complete CRL held is ${base.crlNumber}`
+    return best
   }
 
   const statusOf = (run: Run, cert: ParsedCertificate, above: readonly ParsedCertificate[]): Status => {
@@ -296,6 +302,11 @@ export function createRevocation (
         }
       }
       if (mask === ALL_REASONS) return { kind: 'good' }
+      if (!concerned && (deltas.get(cert.issuerKey)?.length ?? 0) > 0) {
+        // RFC 5280 5.2.4: a delta CRL is only usable with its complete CRL (PKITS 4.15.1).
+        concerned = true
+        problems.push('a delta CRL is held but no complete CRL it applies to')
+      }
       if (!concerned && anyIndirect && points.some((dp) => dp.crlIssuers !== null)) {
         // The certificate delegates its revocation to a cRLIssuer and indirect CRLs are configured:
         // a missing CRL for that issuer is a gap, not "no CRL wanted" (PKITS 4.14.26).
