@@ -4,8 +4,8 @@
  */
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
-import { createVerifier, type VerifyResult } from '../src/index.js'
-import { createCrl, createTestPki, type Issued, type TestPki } from '../src/testing/index.js'
+import { createAlbVerifyVerifier, createVerifier, readAlbVerifyHeaders, type VerifyResult } from '../src/index.js'
+import { createCrl, createTestPki, toAlbHeader, type Issued, type TestPki } from '../src/testing/index.js'
 import { header } from './helpers/pki.js'
 import { revocationScenarios, type Scenario } from './helpers/revocation-pkis.js'
 
@@ -69,4 +69,22 @@ test('refusal messages say which CRL and why', async () => {
   const r = createVerifier({ roots: p.root.pem, crls: crl.pem }).verifySync(header(p.leaf, p.intermediate))
   assert.equal(r.ok, false)
   assert.match(r.ok ? '' : r.message, /revoked by CRL 01 \(certificateHold\)/)
+})
+
+test('verify mode: the same rules on the path built from configured intermediates; onMissing reject needs roots', () => {
+  const s = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z')
+  const headersOf = (cert: Issued, issuer: Issued): Record<string, string> => ({
+    'x-amzn-mtls-clientcert-serial-number': cert.serialNumber.toUpperCase(),
+    'x-amzn-mtls-clientcert-issuer': String(issuer.subject),
+    'x-amzn-mtls-clientcert-subject': String(cert.subject),
+    'x-amzn-mtls-clientcert-validity': `NotBefore=${s(cert.spec.notBefore!)};NotAfter=${s(cert.spec.notAfter!)}`,
+    'x-amzn-mtls-clientcert-leaf': toAlbHeader([cert.pem])
+  })
+  for (const sc of scenarios.filter((x) => x.name.startsWith('separate CRL signer') || x.name.startsWith('indirect'))) {
+    const v = createAlbVerifyVerifier({ roots: sc.root.pem, intermediates: sc.chain.map((c) => c.pem), crls: sc.crls.map((c) => c.pem), crlPolicy: { onMissing: 'reject' } })
+    assert.equal(reasonOf(v.verifySync(readAlbVerifyHeaders(headersOf(sc.leaf, sc.chain[0]!)))), sc.expect, `${sc.name} (verify mode)`)
+  }
+  assert.throws(() => createAlbVerifyVerifier({ crlPolicy: { onMissing: 'reject' } }), { code: 'FST_MTLS_INVALID_OPTION' })
+  const strict = createAlbVerifyVerifier({ roots: p.root.pem, intermediates: p.intermediate.pem, crlPolicy: { onMissing: 'reject' } })
+  assert.equal(reasonOf(strict.verifySync(readAlbVerifyHeaders(headersOf(p.leaf, p.intermediate)))), 'revocation-unknown')
 })
