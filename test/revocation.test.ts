@@ -7,6 +7,8 @@ import assert from 'node:assert/strict'
 import { createAlbVerifyVerifier, createVerifier, readAlbVerifyHeaders, type VerifyResult } from '../src/index.js'
 import { createCrl, createTestPki, toAlbHeader, type Issued, type TestPki } from '../src/testing/index.js'
 import { header } from './helpers/pki.js'
+import { createRevocation, loadCrls } from '../src/validation/crl.js'
+import { parseCertificate } from '../src/x509/parse.js'
 import { revocationScenarios, type Scenario } from './helpers/revocation-pkis.js'
 
 let scenarios: Scenario[]
@@ -87,4 +89,19 @@ test('verify mode: the same rules on the path built from configured intermediate
   assert.throws(() => createAlbVerifyVerifier({ crlPolicy: { onMissing: 'reject' } }), { code: 'FST_MTLS_INVALID_OPTION' })
   const strict = createAlbVerifyVerifier({ roots: p.root.pem, intermediates: p.intermediate.pem, crlPolicy: { onMissing: 'reject' } })
   assert.equal(reasonOf(strict.verifySync(readAlbVerifyHeaders(headersOf(p.leaf, p.intermediate)))), 'revocation-unknown')
+})
+
+test('revocation work is bounded: an exhausted budget refuses (crl-unusable), it never accepts', () => {
+  const sc = scenarios.find((x) => x.name === 'separate CRL signer, leaf not listed')!
+  const policy = { minRsaKeyBits: 2048, allowSha1: false, clockToleranceMs: 0, ignoreExpiry: false, extendedKeyUsage: false as const, allowAnyExtendedKeyUsage: false }
+  const parse = (c: Issued): ReturnType<typeof parseCertificate> => parseCertificate(c.der)
+  const root = parse(sc.root)
+  const chain = sc.chain.map(parse)
+  const revocation = createRevocation(loadCrls(sc.crls.map((c) => c.pem)), [root], policy)
+  const path = [parse(sc.leaf), chain[0]!, root]
+  assert.equal(revocation.check(path, Date.now(), chain), null)
+  const starved = createRevocation(loadCrls(sc.crls.map((c) => c.pem)), [root], policy)
+  const refused = starved.check(path, Date.now(), chain, { remaining: 0 })
+  assert.equal(refused?.reason, 'crl-unusable')
+  assert.match(refused?.message ?? '', /work limit/)
 })

@@ -4,7 +4,7 @@
  */
 import { cacheKey, Validations, type Verdict, type VerifierStats } from './cache.js'
 import { EKU_OIDS } from '../validation/checks.js'
-import { createRevocation, crlUsableAt, loadCrlMaterial, type ParsedCrl, type Revocation } from '../validation/crl.js'
+import { createRevocation, crlUsableAt, loadCrlMaterial, revocationBudget, type ParsedCrl, type Revocation } from '../validation/crl.js'
 import { formatName } from '../x509/names.js'
 import { decodeHeader } from '../sources/decode.js'
 import { buildIdentity } from '../identity.js'
@@ -211,7 +211,8 @@ export function validate (settings: Settings, header: string | readonly string[]
     ? intermediates
     : [...intermediates, ...settings.intermediates.filter((c) => !intermediates.some((h) => h.fingerprint256 === c.fingerprint256))]
   // The request's chain may carry CRL signers (RFC 5280 6.3.3 (f)): offered to revocation too.
-  const revocationRule = (path: readonly ParsedCertificate[], t: number): ReturnType<Revocation['check']> => settings.revocation.check(path, t, candidates)
+  const budget = revocationBudget()
+  const revocationRule = (path: readonly ParsedCertificate[], t: number): ReturnType<Revocation['check']> => settings.revocation.check(path, t, candidates, budget)
   const result = buildPath(leaf, candidates, settings.anchors, settings.policy, now, [revocationRule])
   if (!result.ok) return reject(failure('FST_MTLS_CERT_INVALID', result.problem.reason, result.problem.message))
   return {

@@ -29,7 +29,7 @@ import { InvalidOptionError } from '../../errors.js'
 import { crlUsableAt, entryKey, keyIdentifiersAgree, REASON_NAMES, type ParsedCrl } from './crl.js'
 import { ALL_REASONS, distributionPointsOf, intersects, type DistributionPoint } from './scope.js'
 
-/** Signature verifications (certificates and CRLs, not cached) one `check` may spend. */
+/** Signature verifications (certificates and CRLs, not cached) one validation may spend on revocation. */
 const SIGNATURE_BUDGET = 64
 /** Certificates between a CRL signer and the trust anchor. */
 const MAX_SIGNER_DEPTH = 6
@@ -42,13 +42,21 @@ export interface Revocation {
    * under onMissing 'allow', no CRL concerns it). `offered`: further certificates (the request's
    * chain) that may sign CRLs or link a CRL signer to the anchor.
    */
-  check (path: readonly ParsedCertificate[], now: number, offered?: readonly ParsedCertificate[]): Problem | null
+  check (path: readonly ParsedCertificate[], now: number, offered?: readonly ParsedCertificate[], budget?: RevocationBudget): Problem | null
   /**
    * Until when a verdict on `path` stands as far as revocation goes: the earliest nextUpdate of the
    * CRLs that concern it (a newer CRL may list it, or a stale one refuses it). Infinity when no CRL
    * applies, or when stale CRLs keep applying (`onExpired: 'ignore'`).
    */
   validUntil (path: readonly ParsedCertificate[]): number
+}
+
+/** Signature checks left for one validation; share one object across the candidate paths of a request. */
+export interface RevocationBudget { remaining: number }
+
+/** A fresh budget for one validation. */
+export function revocationBudget (): RevocationBudget {
+  return { remaining: SIGNATURE_BUDGET }
 }
 
 export interface RevocationOptions {
@@ -127,14 +135,14 @@ export function createRevocation (
   /** One `check` call: its budget, the certificates it may use, the statuses in progress. */
   interface Run {
     now: number
-    budget: number
+    budget: RevocationBudget
     pool: readonly ParsedCertificate[]
     anchor: ParsedCertificate
     inProgress: Set<ParsedCertificate>
     nesting: number
   }
 
-  const spend = (run: Run): boolean => --run.budget >= 0
+  const spend = (run: Run): boolean => --run.budget.remaining >= 0
 
   const crlSignedBy = (run: Run, crl: ParsedCrl, signer: ParsedCertificate): string | null => {
     let perSigner = signatures.get(signer)
@@ -329,10 +337,10 @@ export function createRevocation (
   }
 
   return {
-    check (path, now, offered = []) {
+    check (path, now, offered = [], budget = revocationBudget()) {
       const anchor = path[path.length - 1]
       if (anchor === undefined || path.length < 2) return null
-      const run: Run = { now, budget: SIGNATURE_BUDGET, pool: [...offered, ...staticPool.filter((c) => !offered.includes(c))], anchor, inProgress: new Set(), nesting: 0 }
+      const run: Run = { now, budget, pool: [...offered, ...staticPool.filter((c) => !offered.includes(c))], anchor, inProgress: new Set(), nesting: 0 }
       for (let i = 0; i + 1 < path.length; i++) {
         const status = statusOf(run, path[i]!, path.slice(i + 1))
         if (status.kind === 'revoked') return { reason: 'revoked', message: status.message }

@@ -3,4 +3,4 @@
  * 6.3 algorithm run for every certificate of a path (check.ts).
  */
 export { parseCrl, loadCrls, loadCrlMaterial, crlUsableAt, serialKey, entryKey, keyIdentifiersAgree, CrlError, REASON_NAMES, type ParsedCrl, type CrlEntry, type CrlTimeProblem, type CrlMaterial } from './crl.js'
-export { createRevocation, crlIssuerProblem, type Revocation, type RevocationOptions } from './check.js'
+export { createRevocation, crlIssuerProblem, revocationBudget, type Revocation, type RevocationOptions, type RevocationBudget } from './check.js'
