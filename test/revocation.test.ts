@@ -5,7 +5,7 @@
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { createAlbVerifyVerifier, createVerifier, readAlbVerifyHeaders, type VerifyResult } from '../src/index.js'
-import { createCrl, createTestPki, toAlbHeader, type Issued, type TestPki } from '../src/testing/index.js'
+import { createCrl, createTestPki, toAlbHeader, CrlReason, type Issued, type TestPki } from '../src/testing/index.js'
 import { header } from './helpers/pki.js'
 import { createRevocation, loadCrls } from '../src/validation/crl.js'
 import { parseCertificate } from '../src/x509/parse.js'
@@ -104,4 +104,13 @@ test('revocation work is bounded: an exhausted budget refuses (crl-unusable), it
   const refused = starved.check(path, Date.now(), chain, { remaining: 0 })
   assert.equal(refused?.reason, 'crl-unusable')
   assert.match(refused?.message ?? '', /work limit/)
+})
+
+test('a leaf with unreadable cRLDistributionPoints: refused when its issuer has CRLs, unchecked otherwise (allow)', async () => {
+  const odd = await p.issue({ subject: 'CN=odd dp', extendedKeyUsage: ['clientAuth'], extensions: [{ oid: '2.5.29.31', value: Uint8Array.of(0x30, 0x02, 0x30, 0x00) }] })
+  const crl = await createCrl({ issuer: signer(p.intermediate), revoked: [{ serialNumber: 1n, reason: CrlReason.superseded }] })
+  assert.equal(reasonOf(createVerifier({ roots: p.root.pem, crls: crl.pem }).verifySync(header(odd, p.intermediate))), 'crl-unusable')
+  const rootOnly = await createCrl({ issuer: signer(p.root) })
+  assert.equal(reasonOf(createVerifier({ roots: p.root.pem, crls: rootOnly.pem }).verifySync(header(odd, p.intermediate))), 'ok')
+  assert.equal(reasonOf(createVerifier({ roots: p.root.pem }).verifySync(header(odd, p.intermediate))), 'ok')
 })

@@ -263,7 +263,11 @@ export function createRevocation (
   const statusOf = (run: Run, cert: ParsedCertificate, above: readonly ParsedCertificate[]): Status => {
     const issuer = above[0]
     const listed = distributionPointsOf(cert)
-    if (typeof listed === 'string') return { kind: 'unknown', concerned: true, message: `certificate ${cert.serialNumber}: ${listed}` }
+    if (typeof listed === 'string') {
+      // Unreadable distribution points: the scope cannot be decided. Refused when CRLs concern the issuer.
+      const concerned = (complete.get(cert.issuerKey)?.length ?? 0) > 0 || (deltas.get(cert.issuerKey)?.length ?? 0) > 0
+      return { kind: 'unknown', concerned, message: `revocation of certificate ${cert.serialNumber} cannot be checked: ${listed}` }
+    }
     // No cRLDistributionPoints: the issuer's own CRLs for all reasons (RFC 5280 6.3.3, first paragraph).
     const points: readonly DistributionPoint[] = listed ?? [{ names: null, reasons: null, crlIssuers: null }]
     run.inProgress.add(cert)
@@ -339,7 +343,7 @@ export function createRevocation (
   return {
     check (path, now, offered = [], budget = revocationBudget()) {
       const anchor = path[path.length - 1]
-      if (anchor === undefined || path.length < 2) return null
+      if (anchor === undefined || path.length < 2 || (crls.length === 0 && !rejectMissing)) return null
       const run: Run = { now, budget, pool: [...offered, ...staticPool.filter((c) => !offered.includes(c))], anchor, inProgress: new Set(), nesting: 0 }
       for (let i = 0; i + 1 < path.length; i++) {
         const status = statusOf(run, path[i]!, path.slice(i + 1))
