@@ -3,8 +3,11 @@
  * partitioned, indirect and delta CRLs, reason codes, signed serials and crlPolicy.onMissing.
  */
 import { test, before } from 'node:test'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import assert from 'node:assert/strict'
-import { createAlbVerifyVerifier, createVerifier, readAlbVerifyHeaders, type VerifyResult } from '../src/index.js'
+import { createAlbVerifyVerifier, createVerifier, loadTrustStore, readAlbVerifyHeaders, type VerifyResult } from '../src/index.js'
 import { createCrl, createTestPki, toAlbHeader, CrlReason, type Issued, type TestPki } from '../src/testing/index.js'
 import { header } from './helpers/pki.js'
 import { createRevocation, loadCrls } from '../src/validation/crl.js'
@@ -113,4 +116,21 @@ test('a leaf with unreadable cRLDistributionPoints: refused when its issuer has 
   const rootOnly = await createCrl({ issuer: signer(p.root) })
   assert.equal(reasonOf(createVerifier({ roots: p.root.pem, crls: rootOnly.pem }).verifySync(header(odd, p.intermediate))), 'ok')
   assert.equal(reasonOf(createVerifier({ roots: p.root.pem }).verifySync(header(odd, p.intermediate))), 'ok')
+})
+
+test('loadTrustStore: a self-issued rollover certificate is not a root; its CRLs apply through it', async () => {
+  const sc = scenarios.find((x) => x.name === 'CRL signed with the new key, certified by the old one (self-issued)')!
+  const [rollOld, newWithOld] = sc.chain
+  const dir = mkdtempSync(join(tmpdir(), 'mtls-rollover-'))
+  try {
+    writeFileSync(join(dir, 'ca-bundle.pem'), `# root, the CA's old key, its new key (self-issued)\n${sc.root.pem}${rollOld!.pem}${newWithOld!.pem}`)
+    writeFileSync(join(dir, 'crls.pem'), sc.crls.map((c) => c.pem).join(''))
+    const store = await loadTrustStore(dir)
+    assert.equal(store.roots.length, 1)
+    assert.equal(store.intermediates.length, 2)
+    const v = createVerifier({ ...store, crlPolicy: { onMissing: 'reject' } })
+    assert.equal(reasonOf(v.verifySync(header(sc.leaf))), 'revoked')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })

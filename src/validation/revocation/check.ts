@@ -210,7 +210,8 @@ export function createRevocation (
       // The signer whose status is being determined here, covered by a CRL it signs itself (PKITS
       // 4.14.30): its path is being validated by the caller; trusting its CRL trusts nothing new.
       if (run.inProgress.has(signer)) return null
-      if (signer !== run.anchor && checkCommon(signer, run.now, policy) !== null) { why = `CRL signer ${signer.serialNumber}: ${checkCommon(signer, run.now, policy)!.message}`; continue }
+      const common = signer === run.anchor ? null : checkCommon(signer, run.now, policy)
+      if (common !== null) { why = `CRL signer ${signer.serialNumber}: ${common.message}`; continue }
       const chain = chainToAnchor(run, [signer])
       if (typeof chain === 'string') { why = `CRL signer ${signer.serialNumber}: ${chain}`; continue }
       // The signer's own status, and that of the CAs linking it to the anchor (not on the main path).
