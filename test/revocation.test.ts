@@ -9,8 +9,11 @@ import { join } from 'node:path'
 import assert from 'node:assert/strict'
 import { createAlbVerifyVerifier, createVerifier, loadTrustStore, readAlbVerifyHeaders, type VerifyResult } from '../src/index.js'
 import { createCrl, createTestPki, toAlbHeader, CrlReason, type Issued, type TestPki } from '../src/testing/index.js'
+import fc from 'fast-check'
 import { header } from './helpers/pki.js'
-import { createRevocation, loadCrls } from '../src/validation/crl.js'
+import { fuzzParameters } from './helpers/hostile.js'
+import { CrlError, createRevocation, loadCrls, parseCrl } from '../src/validation/crl.js'
+import { parseDistributionPoints, parseIssuingDistributionPoint } from '../src/validation/revocation/scope.js'
 import { parseCertificate } from '../src/x509/parse.js'
 import { revocationScenarios, type Scenario } from './helpers/revocation-pkis.js'
 
@@ -133,4 +136,26 @@ test('loadTrustStore: a self-issued rollover certificate is not a root; its CRLs
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
+})
+
+test('hostile bytes: CRL, issuingDistributionPoint and cRLDistributionPoints readers throw only their own errors', async () => {
+  const rich = await createCrl({
+    issuer: signer(p.intermediate),
+    revoked: [{ serialNumber: 5n, reason: 1, certificateIssuer: 'CN=Other CA' }, { serialNumber: -3n }],
+    issuingDistributionPoint: { uri: ['http://x.test/a.crl'], dirName: ['CN=Part'], indirectCRL: true, onlySomeReasons: ['keyCompromise', 'aACompromise'] },
+    deltaBase: 1,
+    crlNumber: 2
+  })
+  assert.equal(parseCrl(rich.der).entries.size, 2)
+  fc.assert(fc.property(fc.integer({ min: 0, max: rich.der.length - 1 }), fc.integer({ min: 0, max: 255 }), (at, byte) => {
+    const bytes = rich.der.slice()
+    bytes[at] = byte
+    try { parseCrl(bytes) } catch (err) { assert.ok(err instanceof CrlError, String(err)) }
+  }), fuzzParameters(300))
+  fc.assert(fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+    // Plain Errors with a message, never a crash of another kind.
+    for (const read of [() => parseIssuingDistributionPoint(bytes, []), () => parseDistributionPoints(bytes, [])]) {
+      try { read() } catch (err) { assert.ok(err instanceof Error && typeof err.message === 'string') }
+    }
+  }), fuzzParameters(300))
 })
