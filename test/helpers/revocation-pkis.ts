@@ -41,6 +41,8 @@ export async function revocationScenarios (): Promise<Scenario[]> {
   add('direct CRL without the leaf', plain, [await crlOf(intermediate)], 'ok')
   add('certificateHold is revoked', plain, [await crlOf(intermediate, [{ serialNumber: plain.serialNumber, reason: CrlReason.certificateHold }])], 'revoked')
   add('no CRL for the intermediate\'s leaves', plain, [], 'revocation-unknown')
+  const older = await crlOf(intermediate, [], { crlNumber: 1, thisUpdate: new Date(Date.now() - 2 * 3600_000) })
+  add('an older CRL still current does not hide a newer listing', plain, [older, await crlOf(intermediate, [{ serialNumber: plain.serialNumber }], { crlNumber: 2 })], 'revoked')
 
   // Serial numbers are signed integers: +255 (00 ff) is not -1 (ff).
   const s255 = await leaf('serial 255', { serialNumber: 255n })

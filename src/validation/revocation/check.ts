@@ -279,8 +279,9 @@ export function createRevocation (
       for (const dp of points) {
         const issuerKeys = dp.crlIssuers === null ? [cert.issuerKey] : dp.crlIssuers.dirKeys
         for (const key of issuerKeys) {
+          // Unlike the letter of 6.3.3 (which stops once every reason is covered), every CRL in scope
+          // is looked at: with an old and a new CRL of one issuer both held, the new one's listing wins.
           for (const crl of complete.get(key) ?? []) {
-            if (mask === ALL_REASONS) break
             concerned = true
             // (b)(1): an indirect CRL for a cRLIssuer; the certificate's issuer otherwise.
             if (dp.crlIssuers !== null && key !== cert.issuerKey && crl.idp?.indirectCRL !== true) { problems.push(`${crlLabel(crl)} of the cRLIssuer is not an indirect CRL`); continue }
@@ -298,7 +299,7 @@ export function createRevocation (
             }
             // (c)-(d): the reasons this CRL can add.
             const interim = (idp?.onlySomeReasons ?? ALL_REASONS) & (dp.reasons ?? ALL_REASONS) & ALL_REASONS
-            if ((interim & ~mask) === 0) continue
+            if (interim === 0) continue
             const bad = timeProblem(crl, run.now) ?? signerOf(run, crl, above)
             if (bad !== null) { problems.push(`${crlLabel(crl)}: ${bad}`); continue }
             const delta = deltaFor(run, crl, above)
