@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import assert from 'node:assert/strict'
 import { createAlbVerifyVerifier, createVerifier, loadTrustStore, readAlbVerifyHeaders, type VerifyResult } from '../src/index.js'
-import { createCrl, createTestPki, toAlbHeader, CrlReason, type Issued, type TestPki } from '../src/testing/index.js'
+import { createCertificate, createCrl, createTestPki, generateKeyPair, toAlbHeader, CrlReason, type Issued, type TestPki } from '../src/testing/index.js'
 import fc from 'fast-check'
 import { header } from './helpers/pki.js'
 import { fuzzParameters } from './helpers/hostile.js'
@@ -158,4 +158,24 @@ test('hostile bytes: CRL, issuingDistributionPoint and cRLDistributionPoints rea
       try { read() } catch (err) { assert.ok(err instanceof Error && typeof err.message === 'string') }
     }
   }), fuzzParameters(300))
+})
+
+test('validUntil covers the CRLs a CRL signer\'s status relied on', async () => {
+  const crlCa = await p.issue({ subject: 'CN=CRL CA', ca: true }, p.root)
+  const signerKey = await generateKeyPair('p-256')
+  const crlSigner = { ...await createCertificate({ subject: p.intermediate.subject, key: signerKey, issuer: signer(crlCa), keyUsage: ['cRLSign'], extendedKeyUsage: false }), key: signerKey }
+  const soon = Date.now() + 3600_000
+  const crls = [
+    await createCrl({ issuer: signer(crlSigner) }),
+    await createCrl({ issuer: signer(crlCa), nextUpdate: new Date(soon) }),
+    await createCrl({ issuer: signer(p.root) })
+  ]
+  const v = createVerifier({ roots: p.root.pem, crls: crls.map((c) => c.pem), crlPolicy: { onMissing: 'reject' } })
+  assert.equal(reasonOf(v.verifySync(header(p.leaf, p.intermediate, crlSigner, crlCa))), 'ok')
+  const policy = { minRsaKeyBits: 2048, allowSha1: false, clockToleranceMs: 0, ignoreExpiry: false, extendedKeyUsage: false as const, allowAnyExtendedKeyUsage: false }
+  const parsed = [p.leaf, p.intermediate, p.root, crlSigner, crlCa].map((c) => parseCertificate(c.der))
+  const revocation = createRevocation(loadCrls(crls.map((c) => c.pem)), [parsed[2]!], policy, { onMissing: 'reject' })
+  const path = parsed.slice(0, 3)
+  assert.equal(revocation.check(path, Date.now(), parsed.slice(3)), null)
+  assert.ok(revocation.validUntil(path) <= soon, 'the CRL CA\'s CRL bounds the verdict')
 })

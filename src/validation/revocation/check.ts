@@ -45,8 +45,9 @@ export interface Revocation {
   check (path: readonly ParsedCertificate[], now: number, offered?: readonly ParsedCertificate[], budget?: RevocationBudget): Problem | null
   /**
    * Until when a verdict on `path` stands as far as revocation goes: the earliest nextUpdate of the
-   * CRLs that concern it (a newer CRL may list it, or a stale one refuses it). Infinity when no CRL
-   * applies, or when stale CRLs keep applying (`onExpired: 'ignore'`).
+   * CRLs that concern it or that its last successful `check` relied on (CRL signers' CRLs included):
+   * a newer CRL may list it, or a stale one refuses it. Infinity when no CRL applies, or when stale
+   * CRLs keep applying (`onExpired: 'ignore'`).
    */
   validUntil (path: readonly ParsedCertificate[]): number
 }
@@ -112,6 +113,7 @@ export function createRevocation (
   const staticPool = [...cas, ...(options.certificates ?? [])]
   const anyIndirect = crls.some((crl) => crl.idp?.indirectCRL === true)
 
+  const reliedUntil = new WeakMap<ParsedCertificate, number>()
   const signatures = new WeakMap<ParsedCertificate, Map<ParsedCrl, string | null>>()
   const certSignatures = new WeakMap<ParsedCertificate, Map<ParsedCertificate, string | null>>()
 
@@ -135,6 +137,8 @@ export function createRevocation (
   /** One `check` call: its budget, the certificates it may use, the statuses in progress. */
   interface Run {
     now: number
+    /** Earliest nextUpdate of the CRLs relied on (signers' CRLs included). */
+    until: number
     budget: RevocationBudget
     pool: readonly ParsedCertificate[]
     anchor: ParsedCertificate
@@ -304,6 +308,7 @@ export function createRevocation (
             if (bad !== null) { problems.push(`${crlLabel(crl)}: ${bad}`); continue }
             const delta = deltaFor(run, crl, above)
             if (typeof delta === 'string') { problems.push(delta); continue }
+            run.until = Math.min(run.until, crl.nextUpdate, delta?.nextUpdate ?? Number.POSITIVE_INFINITY)
             // (i)-(k): the delta's entry wins (removeFromCRL lifts a listing), then the complete CRL's.
             const k = entryKey(cert.issuerKey, cert.serialBytes)
             const entry = delta?.entries.get(k) ?? crl.entries.get(k)
@@ -346,7 +351,7 @@ export function createRevocation (
     check (path, now, offered = [], budget = revocationBudget()) {
       const anchor = path[path.length - 1]
       if (anchor === undefined || path.length < 2 || (crls.length === 0 && !rejectMissing)) return null
-      const run: Run = { now, budget, pool: [...offered, ...staticPool.filter((c) => !offered.includes(c))], anchor, inProgress: new Set(), nesting: 0 }
+      const run: Run = { now, until: Number.POSITIVE_INFINITY, budget, pool: [...offered, ...staticPool.filter((c) => !offered.includes(c))], anchor, inProgress: new Set(), nesting: 0 }
       for (let i = 0; i + 1 < path.length; i++) {
         const status = statusOf(run, path[i]!, path.slice(i + 1))
         if (status.kind === 'revoked') return { reason: 'revoked', message: status.message }
@@ -355,11 +360,14 @@ export function createRevocation (
           if (rejectMissing) return { reason: 'revocation-unknown', message: status.message }
         }
       }
+      // The leaf is parsed anew for each request: the path that passed last is the one validUntil gets.
+      reliedUntil.set(path[0]!, run.until)
       return null
     },
     validUntil (path) {
       let until = Number.POSITIVE_INFINITY
       if (ignoreExpired) return until
+      until = Math.min(until, path[0] === undefined ? until : reliedUntil.get(path[0]) ?? until)
       for (const cert of path.slice(0, -1)) {
         const dps = distributionPointsOf(cert)
         const keys = [cert.issuerKey, ...(Array.isArray(dps) ? dps.flatMap((dp) => dp.crlIssuers?.dirKeys ?? []) : [])]
