@@ -1,7 +1,7 @@
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { createVerifier, type VerifyResult } from '../src/index.js'
-import { crlUsableAt, loadCrls, parseCrl, serialKey } from '../src/validation/crl.js'
+import { crlUsableAt, findEntry, loadCrls, parseCrl } from '../src/validation/crl.js'
 import { parseCertificate } from '../src/x509/parse.js'
 import { createCrl, createTestPki, type Issued, type TestPki } from '../src/testing/index.js'
 import { header } from './helpers/pki.js'
@@ -85,8 +85,8 @@ test('PEM bundles with comment lines, DER, and a large CRL with O(1) lookups', a
   const b = await createCrl({ issuer: signer(p.intermediate), revoked })
   const loaded = loadCrls([`# ALB trust store CRLs\n${a.pem}\n# second\n${b.pem}`, Buffer.from(a.der)])
   assert.equal(loaded.length, 3)
-  assert.equal(loaded[1]!.revoked.size, 1501)
-  assert.ok(loaded[1]!.revoked.has(serialKey(parseCertificate(p.leaf.der).serialBytes)))
+  assert.equal(loaded[1]!.entries.size, 1501)
+  assert.ok(findEntry(loaded[1]!, loaded[1]!.issuerKey, parseCertificate(p.leaf.der).serialBytes) !== undefined)
   const v = createVerifier({ roots: p.root.pem, crls: `${a.pem}${b.pem}` })
   assert.equal(reasonOf(v.verifySync(header(p.leaf, p.intermediate))), 'FST_MTLS_CERT_INVALID:revoked')
   assert.equal(reasonOf(v.verifySync(header(other, p.intermediate))), 'ok')

@@ -12,7 +12,7 @@ import { createCertificate, createCrl, createTestPki, generateKeyPair, toAlbHead
 import fc from 'fast-check'
 import { header } from './helpers/pki.js'
 import { fuzzParameters } from './helpers/hostile.js'
-import { CrlError, createRevocation, loadCrls, parseCrl } from '../src/validation/crl.js'
+import { CrlError, createRevocation, loadCrls, parseCrl, serialKey } from '../src/validation/crl.js'
 import { parseDistributionPoints, parseIssuingDistributionPoint } from '../src/validation/revocation/scope.js'
 import { parseCertificate } from '../src/x509/parse.js'
 import { revocationScenarios, type Scenario } from './helpers/revocation-pkis.js'
@@ -178,4 +178,12 @@ test('validUntil covers the CRLs a CRL signer\'s status relied on', async () => 
   const path = parsed.slice(0, 3)
   assert.equal(revocation.check(path, Date.now(), parsed.slice(3)), null)
   assert.ok(revocation.validUntil(path) <= soon, 'the CRL CA\'s CRL bounds the verdict')
+})
+
+test('serial keys keep the sign and drop only redundant sign octets', () => {
+  assert.equal(serialKey(Uint8Array.of(0x00, 0xff)), '00ff') // +255
+  assert.equal(serialKey(Uint8Array.of(0xff)), 'ff') // -1
+  assert.equal(serialKey(Uint8Array.of(0x00, 0x00, 0x7f)), '7f')
+  assert.equal(serialKey(Uint8Array.of(0xff, 0xff, 0x80)), '80') // -128
+  assert.equal(serialKey(Uint8Array.of(0x00)), '00')
 })

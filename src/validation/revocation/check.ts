@@ -26,7 +26,7 @@ import { checkCommon, checkIssuer, sameBytes, type CertificatePolicy, type Probl
 import { KeyUsage, type ParsedCertificate } from '../../x509/parse.js'
 import { checkSignature, publicKeyOf, type AlgorithmPolicy } from '../signature.js'
 import { InvalidOptionError } from '../../errors.js'
-import { crlUsableAt, entryKey, keyIdentifiersAgree, REASON_NAMES, type ParsedCrl } from './crl.js'
+import { crlUsableAt, findEntry, keyIdentifiersAgree, REASON_NAMES, type ParsedCrl } from './crl.js'
 import { ALL_REASONS, distributionPointsOf, intersects, type DistributionPoint } from './scope.js'
 
 /** Signature verifications (certificates and CRLs, not cached) one validation may spend on revocation. */
@@ -310,10 +310,10 @@ export function createRevocation (
             if (typeof delta === 'string') { problems.push(delta); continue }
             run.until = Math.min(run.until, crl.nextUpdate, delta?.nextUpdate ?? Number.POSITIVE_INFINITY)
             // (i)-(k): the delta's entry wins (removeFromCRL lifts a listing), then the complete CRL's.
-            const k = entryKey(cert.issuerKey, cert.serialBytes)
-            const entry = delta?.entries.get(k) ?? crl.entries.get(k)
+            const inDelta = delta === null ? undefined : findEntry(delta, cert.issuerKey, cert.serialBytes)
+            const entry = inDelta ?? findEntry(crl, cert.issuerKey, cert.serialBytes)
             if (entry !== undefined && entry.reason !== 8) {
-              const from = delta?.entries.has(k) === true ? delta : crl
+              const from = inDelta !== undefined ? delta! : crl
               return { kind: 'revoked', message: `certificate ${cert.serialNumber} is revoked by ${crlLabel(from)} (${REASON_NAMES[entry.reason ?? 0]!})` }
             }
             mask |= interim

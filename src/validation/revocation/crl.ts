@@ -70,9 +70,17 @@ export function serialKey (bytes: Uint8Array): string {
   return hex === '' ? '00' : hex
 }
 
-/** Key of `entries`: the certificate issuer's nameKey and the serial's key. */
-export function entryKey (issuerKey: string, serial: Uint8Array): string {
-  return `${serialKey(serial)}\u0000${issuerKey}`
+/**
+ * Key of `entries`: the serial's key alone for the CRL issuer's own certificates (the usual case:
+ * no per-entry issuer string kept), serial and issuer nameKey for indirect entries.
+ */
+function entryKey (crlIssuerKey: string, issuerKey: string, serial: Uint8Array): string {
+  return issuerKey === crlIssuerKey ? serialKey(serial) : `${serialKey(serial)}\u0000${issuerKey}`
+}
+
+/** The CRL's entry about the certificate with this issuer (nameKey) and serial (content octets), if any. */
+export function findEntry (crl: ParsedCrl, issuerKey: string, serial: Uint8Array): CrlEntry | undefined {
+  return crl.entries.get(entryKey(crl.issuerKey, issuerKey, serial))
 }
 
 export interface ParsedCrl {
@@ -85,9 +93,7 @@ export interface ParsedCrl {
   readonly crlNumber: string
   readonly crlNumberValue: bigint
   readonly authorityKeyIdentifier: Uint8Array | null
-  /** Serial keys (`serialKey`) of every entry, whatever certificate issuer it names. */
-  readonly revoked: ReadonlySet<string>
-  /** Entries by `entryKey(certificate issuer, serial)`. */
+  /** Entries (read them with `findEntry`); size is the number of (issuer, serial) pairs listed. */
   readonly entries: ReadonlyMap<string, CrlEntry>
   /** issuingDistributionPoint (RFC 5280 5.2.5), null when absent. */
   readonly idp: IssuingDistributionPoint | null
@@ -232,7 +238,8 @@ function parseCrlUnchecked (der: Uint8Array): ParsedCrl {
   }
   // Entries: certificateIssuer (RFC 5280 5.3.3) names the issuer of this entry and the ones after it.
   const entries = new Map<string, CrlEntry>()
-  const revoked = new Set<string>()
+  // Entries share their (reason, issuer) objects: a 100k-entry CRL holds a handful of them.
+  const shared = new Map<string, CrlEntry>()
   let entryIssuers: string[] = [issuerKey]
   for (const { serial, exts } of rawEntries) {
     let reason: number | null = null
@@ -250,8 +257,12 @@ function parseCrlUnchecked (der: Uint8Array): ParsedCrl {
       }
     }
     if (reason === 8 && deltaBase === null) throw new CrlError('removeFromCRL in a CRL that is not a delta CRL')
-    revoked.add(serialKey(serial))
-    for (const key of entryIssuers) entries.set(entryKey(key, serial), { reason, issuerKey: key })
+    for (const key of entryIssuers) {
+      const sharedKey = `${reason ?? ''}\u0000${key}`
+      let value = shared.get(sharedKey)
+      if (value === undefined) shared.set(sharedKey, value = Object.freeze({ reason, issuerKey: key }))
+      entries.set(entryKey(issuerKey, key, serial), value)
+    }
   }
   if (sig.value.length < 2 || sig.value[0] !== 0) throw new CrlError('bad signature BIT STRING')
   const alg = algorithm(sigAlg)
@@ -264,7 +275,6 @@ function parseCrlUnchecked (der: Uint8Array): ParsedCrl {
     crlNumber,
     crlNumberValue: BigInt('0x' + crlNumber),
     authorityKeyIdentifier: aki,
-    revoked,
     entries,
     idp,
     deltaBase,
