@@ -340,7 +340,9 @@ export function createRevocation (
           problems.push('a CRL signed with the issuer\'s key names another issuer')
         }
       }
-      const detail = problems.length > 0 ? problems.join('; ') : mask === 0 ? 'no CRL for its issuer' : 'the CRLs held do not cover every revocation reason'
+      // At most three reasons in the message: a CA may publish hundreds of partitions.
+      const listedProblems = problems.length > 3 ? [...problems.slice(0, 3), `and ${problems.length - 3} more`] : problems
+      const detail = problems.length > 0 ? listedProblems.join('; ') : mask === 0 ? 'no CRL for its issuer' : 'the CRLs held do not cover every revocation reason'
       return { kind: 'unknown', concerned: concerned || mask !== 0, message: `revocation of certificate ${cert.serialNumber} cannot be checked: ${detail}` }
     } finally {
       run.inProgress.delete(cert)
