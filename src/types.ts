@@ -101,6 +101,8 @@ export type InvalidReason =
   | 'not-yet-valid'
   | 'revoked'
   | 'crl-unusable'
+  /** `crlPolicy.onMissing: 'reject'`: no CRL held covers a certificate of the path. */
+  | 'revocation-unknown'
   | 'ca-as-leaf'
   | 'not-a-ca'
   | 'path-length-exceeded'
@@ -190,21 +192,26 @@ export interface VerifierOptions {
    */
   cache?: VerdictCacheOptions | false
   /**
-   * CRLs to check every certificate of the path against (ALB trust stores carry CRLs the same way).
-   * Checked when loaded: a malformed CRL, one without a CRL number, with an unsupported critical
-   * extension (delta, partitioned or indirect CRLs), without nextUpdate, or one whose issuer is a
-   * configured root but whose signature or issuer keyUsage (cRLSign) is wrong makes
-   * `createVerifier`/`reload` throw. A CRL issued by an intermediate is checked against that
-   * intermediate when a path goes through it. A certificate listed by a CRL of its issuer is refused
-   * with reason `revoked`; a CRL of its issuer that is not yet valid, past nextUpdate or not signed
-   * by that issuer refuses it with reason `crl-unusable`. Certificates whose issuer has no CRL here
-   * are not revocation-checked.
+   * CRLs to check every certificate of the path against (ALB trust stores carry CRLs the same way),
+   * per RFC 5280 6.3: complete, partitioned (issuingDistributionPoint), indirect (certificateIssuer)
+   * and delta CRLs. A PEM bundle may also hold `CERTIFICATE` blocks: separate CRL-signing
+   * certificates or rolled-over CA keys, used only to verify CRLs. Checked when loaded: a malformed
+   * CRL, one without a CRL number, with an unknown critical extension, without nextUpdate, or one
+   * whose issuer is a configured root but whose signature or issuer keyUsage (cRLSign) is wrong makes
+   * `createVerifier`/`reload` throw. A listed certificate is refused with reason `revoked`
+   * (certificateHold included). When the CRLs that name a certificate's issuer cannot establish its
+   * status (not yet valid, past nextUpdate, bad signature, signer revoked, out of scope, reasons not
+   * covered) it is refused with reason `crl-unusable`. Certificates no CRL concerns: see
+   * `crlPolicy.onMissing`.
    */
   crls?: CrlInput | readonly CrlInput[]
   /**
    * What a CRL past its nextUpdate means. `onExpired: 'reject'` (default, fail closed): loading it
    * throws, and once it goes stale while running, certificates it covers are refused with reason
    * `crl-unusable`. `'ignore'`: it loads and keeps applying (its revocations still stand).
+   * `onMissing: 'allow'` (default, ALB's meaning): a certificate whose issuer has no CRL here is not
+   * revocation-checked. `'reject'`: every certificate of the path but the root must be covered by a
+   * usable CRL, else reason `revocation-unknown`.
    */
-  crlPolicy?: { onExpired?: 'reject' | 'ignore' }
+  crlPolicy?: { onExpired?: 'reject' | 'ignore', onMissing?: 'allow' | 'reject' }
 }

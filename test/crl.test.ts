@@ -1,7 +1,8 @@
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
 import { createVerifier, type VerifyResult } from '../src/index.js'
-import { crlUsableAt, loadCrls, parseCrl } from '../src/validation/crl.js'
+import { crlUsableAt, findEntry, loadCrls, parseCrl } from '../src/validation/crl.js'
+import { parseCertificate } from '../src/x509/parse.js'
 import { createCrl, createTestPki, type Issued, type TestPki } from '../src/testing/index.js'
 import { header } from './helpers/pki.js'
 
@@ -43,8 +44,11 @@ test('CRLs that cannot be trusted are refused when loaded', async () => {
   assert.throws(() => createVerifier({ roots: p.root.pem, crls: noNumber.pem }), /without cRLNumber/)
   const noNext = await createCrl({ issuer: signer(p.intermediate), nextUpdate: null })
   assert.throws(() => createVerifier({ roots: p.root.pem, crls: noNext.pem }), /without nextUpdate/)
-  const delta = await createCrl({ issuer: signer(p.intermediate), extensions: [{ oid: '2.5.29.27', value: new Uint8Array([2, 1, 1]), critical: true }] })
-  assert.throws(() => createVerifier({ roots: p.root.pem, crls: delta.pem }), /delta or partitioned/)
+  // A delta CRL loads (issue 13); a deltaCRLIndicator that is not critical does not.
+  const delta = await createCrl({ issuer: signer(p.intermediate), deltaBase: 1, crlNumber: 2 })
+  assert.doesNotThrow(() => createVerifier({ roots: p.root.pem, crls: delta.pem }))
+  const softDelta = await createCrl({ issuer: signer(p.intermediate), extensions: [{ oid: '2.5.29.27', value: new Uint8Array([2, 1, 1]) }] })
+  assert.throws(() => createVerifier({ roots: p.root.pem, crls: softDelta.pem }), /deltaCRLIndicator must be critical/)
   assert.throws(() => createVerifier({ roots: p.root.pem, crls: 'not a crl' }), /outside "X509 CRL"/)
   const noCrlSign = await p.issue({ subject: 'CN=No CRL Sign CA', ca: true, keyUsage: ['keyCertSign'] }, p.root)
   const crl = await createCrl({ issuer: signer(noCrlSign) })
@@ -81,8 +85,8 @@ test('PEM bundles with comment lines, DER, and a large CRL with O(1) lookups', a
   const b = await createCrl({ issuer: signer(p.intermediate), revoked })
   const loaded = loadCrls([`# ALB trust store CRLs\n${a.pem}\n# second\n${b.pem}`, Buffer.from(a.der)])
   assert.equal(loaded.length, 3)
-  assert.equal(loaded[1]!.revoked.size, 1501)
-  assert.ok(loaded[1]!.revoked.has(p.leaf.serialNumber))
+  assert.equal(loaded[1]!.entries.size, 1501)
+  assert.ok(findEntry(loaded[1]!, loaded[1]!.issuerKey, parseCertificate(p.leaf.der).serialBytes) !== undefined)
   const v = createVerifier({ roots: p.root.pem, crls: `${a.pem}${b.pem}` })
   assert.equal(reasonOf(v.verifySync(header(p.leaf, p.intermediate))), 'FST_MTLS_CERT_INVALID:revoked')
   assert.equal(reasonOf(v.verifySync(header(other, p.intermediate))), 'ok')

@@ -5,7 +5,7 @@ export type {
   CertificateSpec, IssuedCertificate, NameInput, GeneralNamesInput, GeneralSubtrees,
   KeyUsage, ExtendedKeyUsage, RawExtension
 } from './certificate.js'
-export { createCrl } from './crl.js'
-export type { CrlSpec, IssuedCrl, RevokedEntry } from './crl.js'
+export { createCrl, crlDistributionPoints, CrlReason } from './crl.js'
+export type { CrlSpec, IssuedCrl, RevokedEntry, ReasonFlag, DistributionPointSpec, IssuingDistributionPointSpec } from './crl.js'
 export { createTestPki, toAlbHeader } from './chain.js'
 export type { Issued, TestPki, TestPkiOptions } from './chain.js'

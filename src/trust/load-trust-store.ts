@@ -7,7 +7,8 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { extname, join } from 'node:path'
-import { parseCertificate } from '../x509/parse.js'
+import { parseCertificate, type ParsedCertificate } from '../x509/parse.js'
+import { checkSignature, publicKeyOf } from '../validation/signature.js'
 import { InvalidOptionError } from '../errors.js'
 
 /** Trust material as read from files: pass it to `reload` or spread it into the options. */
@@ -28,6 +29,18 @@ export interface LoadTrustStoreOptions {
    * end at them). Default false: only self-signed certificates are roots.
    */
   trustIntermediates?: boolean
+}
+
+/**
+ * Signed with its own key, not merely self-issued: a CA's rolled-over key certified by its old key
+ * (or a CRL-signing key certified by the CA, RFC 5280 6.3.3 (f)) has the same issuer and subject
+ * names but is no trust anchor. Only the signature is looked at here; algorithm policy comes later.
+ */
+function selfSigned (cert: ParsedCertificate): boolean {
+  if (!cert.selfIssued) return false
+  const key = publicKeyOf(cert, { minRsaKeyBits: 1024, allowSha1: true })
+  if ('reason' in key) return true // unreadable key: classified as before; createVerifier refuses it
+  return checkSignature(cert, key, { minRsaKeyBits: 1024, allowSha1: true }) === null
 }
 
 /** Files considered inside a directory; other names (README, keys, ...) are skipped. */
@@ -111,7 +124,7 @@ export async function loadTrustStore (paths: string | readonly string[], options
     }
     if (seen.has(cert.fingerprint256)) continue
     seen.add(cert.fingerprint256)
-    if (options.trustIntermediates === true || cert.selfIssued) out.roots.push(der)
+    if (options.trustIntermediates === true || selfSigned(cert)) out.roots.push(der)
     else out.intermediates.push(der)
   }
   if (out.roots.length === 0) throw new InvalidOptionError(`loadTrustStore: no root (self-signed) certificate in ${list.join(', ')}`)

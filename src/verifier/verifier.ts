@@ -4,7 +4,7 @@
  */
 import { cacheKey, Validations, type Verdict, type VerifierStats } from './cache.js'
 import { EKU_OIDS } from '../validation/checks.js'
-import { createRevocation, crlUsableAt, loadCrls, type ParsedCrl, type Revocation } from '../validation/crl.js'
+import { createRevocation, crlUsableAt, loadCrlMaterial, revocationBudget, type ParsedCrl, type Revocation } from '../validation/crl.js'
 import { formatName } from '../x509/names.js'
 import { decodeHeader } from '../sources/decode.js'
 import { buildIdentity } from '../identity.js'
@@ -85,12 +85,13 @@ function ekuOption (value: VerifierOptions['extendedKeyUsage'], allowAny: boolea
   return oids
 }
 
-function crlPolicyOption (value: VerifierOptions['crlPolicy']): 'reject' | 'ignore' {
-  if (value === undefined) return 'reject'
-  if (value === null || typeof value !== 'object' || (value.onExpired !== undefined && value.onExpired !== 'reject' && value.onExpired !== 'ignore')) {
-    throw new InvalidOptionError("crlPolicy must be { onExpired: 'reject' | 'ignore' }")
+function crlPolicyOption (value: VerifierOptions['crlPolicy']): { onExpired: 'reject' | 'ignore', onMissing: 'allow' | 'reject' } {
+  if (value === undefined) return { onExpired: 'reject', onMissing: 'allow' }
+  if (value === null || typeof value !== 'object' || (value.onExpired !== undefined && value.onExpired !== 'reject' && value.onExpired !== 'ignore') ||
+    (value.onMissing !== undefined && value.onMissing !== 'allow' && value.onMissing !== 'reject')) {
+    throw new InvalidOptionError("crlPolicy must be { onExpired?: 'reject' | 'ignore', onMissing?: 'allow' | 'reject' }")
   }
-  return value.onExpired ?? 'reject'
+  return { onExpired: value.onExpired ?? 'reject', onMissing: value.onMissing ?? 'allow' }
 }
 
 /** A CRL that cannot be used now is a configuration error, said at load time rather than per request. */
@@ -135,14 +136,14 @@ export function resolveSettings (options: VerifierOptions, rootsOptional = false
     minRsaKeyBits: integerOption(options.minRsaKeyBits, 'minRsaKeyBits', 2048, 1024, 16384),
     allowSha1: options.allowSha1 === true
   }
-  const onExpired = crlPolicyOption(options.crlPolicy)
+  const { onExpired, onMissing } = crlPolicyOption(options.crlPolicy)
   const now = options.now ?? (() => new Date())
-  const crls = loadCrls(options.crls)
+  const { crls, certificates: crlCertificates } = loadCrlMaterial(options.crls)
   rejectUnusableCrls(crls, now().getTime(), onExpired)
   return {
     policy,
-    // CRLs of configured intermediates are verified at load too (a CRL is checked against its issuer's key).
-    revocation: createRevocation(crls, [...roots, ...intermediates], policy, { onExpired }),
+    // CRLs of configured roots are verified at load; the others when a path needs them (RFC 5280 6.3).
+    revocation: createRevocation(crls, [...roots, ...intermediates], policy, { onExpired, onMissing, certificates: crlCertificates }),
     hasCrls: crls.length > 0,
     maxHeaderBytes: integerOption(options.maxHeaderBytes, 'maxHeaderBytes', 16384, 256, 1 << 20),
     // leaf + intermediates + the root, which clients may include.
@@ -209,7 +210,10 @@ export function validate (settings: Settings, header: string | readonly string[]
   const candidates = settings.intermediates.length === 0
     ? intermediates
     : [...intermediates, ...settings.intermediates.filter((c) => !intermediates.some((h) => h.fingerprint256 === c.fingerprint256))]
-  const result = buildPath(leaf, candidates, settings.anchors, settings.policy, now, [settings.revocation.check])
+  // The request's chain may carry CRL signers (RFC 5280 6.3.3 (f)): offered to revocation too.
+  const budget = revocationBudget()
+  const revocationRule = (path: readonly ParsedCertificate[], t: number): ReturnType<Revocation['check']> => settings.revocation.check(path, t, candidates, budget)
+  const result = buildPath(leaf, candidates, settings.anchors, settings.policy, now, [revocationRule])
   if (!result.ok) return reject(failure('FST_MTLS_CERT_INVALID', result.problem.reason, result.problem.message))
   return {
     result: { ok: true, certificate: buildIdentity(result.path, 'alb-passthrough', 'fastify-alb-mtls') },

@@ -61,7 +61,9 @@ interface VerifyModeSettings extends Settings {
 function resolveVerifyModeSettings (options: AlbVerifyOptions): VerifyModeSettings {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object')
   if (options.verifyChain !== undefined && typeof options.verifyChain !== 'boolean') throw new InvalidOptionError('verifyChain must be a boolean')
-  const hasCrls = options.crls !== undefined && !(Array.isArray(options.crls) && options.crls.length === 0)
+  // crlPolicy.onMissing 'reject' asks for revocation even with no CRL (then every path is refused).
+  const hasCrls = (options.crls !== undefined && !(Array.isArray(options.crls) && options.crls.length === 0)) ||
+    (options.crlPolicy !== null && typeof options.crlPolicy === 'object' && options.crlPolicy.onMissing === 'reject')
   // Revocation needs the path (the leaf's issuer, the intermediates) and trusted CRL issuers: roots.
   const verifyChain = options.verifyChain === true || hasCrls
   if (hasCrls && options.verifyChain !== true && (options.roots === undefined || (Array.isArray(options.roots) && options.roots.length === 0))) {

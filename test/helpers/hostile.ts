@@ -65,6 +65,7 @@ const INVALID: Record<InvalidReason, true> = {
   'not-yet-valid': true,
   revoked: true,
   'crl-unusable': true,
+  'revocation-unknown': true,
   'ca-as-leaf': true,
   'not-a-ca': true,
   'path-length-exceeded': true,

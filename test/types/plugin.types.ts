@@ -78,3 +78,9 @@ if (result.ok) {
   const impossible: typeof result.reason = 'because'
   console.log(impossible)
 }
+
+// Revocation policy (issue 13): onMissing beside onExpired, and its refusal reason.
+await app.register(mtlsPassthrough, { roots: 'pem', crls: ['crl'], crlPolicy: { onMissing: 'reject', onExpired: 'ignore' } })
+// @ts-expect-error onMissing is 'allow' or 'reject'
+await app.register(mtlsPassthrough, { roots: 'pem', crlPolicy: { onMissing: 'ignore' } })
+expectType<true>(true as ('revocation-unknown' extends (VerifyResult & { ok: false })['reason'] ? true : false))

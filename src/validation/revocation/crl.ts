@@ -1,0 +1,356 @@
+/**
+ * crl: certificate revocation lists (RFC 5280 section 5) given as options.
+ *
+ * CRLs are configuration: they are parsed and checked once, when loaded, and every structural
+ * problem throws there. Revoked entries are indexed per CRL in a Map keyed by (certificate issuer,
+ * serial), so a check costs O(1) whatever the CRL's size; indirect CRLs (certificateIssuer entries,
+ * RFC 5280 5.3.3), partitioned CRLs (issuingDistributionPoint, 5.2.5) and delta CRLs
+ * (deltaCRLIndicator, 5.2.4) load, and their scope is applied per certificate (check.ts). Whether a
+ * CRL may be used at a given time is a separate question (`crlUsableAt`), answered per request.
+ */
+import * as asn1js from 'asn1js'
+import * as pkijs from 'pkijs'
+import { children, DerError, integerHex, oidText, readOne, timeValue, type Tlv } from '../../x509/der.js'
+import { sameBytes } from '../checks.js'
+import { nameKey, parseName, type Rdns } from '../../x509/names.js'
+import { directoryName } from '../../x509/general-names.js'
+import { parseCertificate, type ParsedCertificate } from '../../x509/parse.js'
+import { parseIssuingDistributionPoint, type IssuingDistributionPoint } from './scope.js'
+import type { CrlInput } from '../../types.js'
+import { InvalidOptionError } from '../../errors.js'
+
+const CRL_OID = {
+  authorityKeyIdentifier: '2.5.29.35',
+  issuerAltName: '2.5.29.18',
+  crlNumber: '2.5.29.20',
+  deltaCrlIndicator: '2.5.29.27',
+  issuingDistributionPoint: '2.5.29.28',
+  freshestCrl: '2.5.29.46',
+  authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
+  reasonCode: '2.5.29.21',
+  invalidityDate: '2.5.29.24',
+  certificateIssuer: '2.5.29.29'
+} as const
+
+/** CRL extensions understood here; unknown critical ones make the CRL unusable (RFC 5280 5.2). */
+const CRL_EXTENSIONS = new Set<string>([CRL_OID.authorityKeyIdentifier, CRL_OID.issuerAltName, CRL_OID.crlNumber, CRL_OID.freshestCrl, CRL_OID.authorityInfoAccess])
+/** hold instruction code (RFC 5280 5.3.2, deprecated but harmless): understood as "ignore". */
+const HOLD_INSTRUCTION = '2.5.29.23'
+const ENTRY_EXTENSIONS = new Set<string>([CRL_OID.reasonCode, CRL_OID.invalidityDate, CRL_OID.certificateIssuer, HOLD_INSTRUCTION])
+
+/** CRLReason names (RFC 5280 5.3.1); 7 is unused. */
+export const REASON_NAMES: Readonly<Record<number, string>> = {
+  0: 'unspecified',
+  1: 'keyCompromise',
+  2: 'cACompromise',
+  3: 'affiliationChanged',
+  4: 'superseded',
+  5: 'cessationOfOperation',
+  6: 'certificateHold',
+  8: 'removeFromCRL',
+  9: 'privilegeWithdrawn',
+  10: 'aACompromise'
+}
+
+export interface CrlEntry {
+  /** CRLReason code; null when the entry has no reasonCode (unspecified). */
+  readonly reason: number | null
+  /** nameKey of the certificate issuer the entry is about (the CRL issuer unless certificateIssuer said otherwise). */
+  readonly issuerKey: string
+}
+
+/**
+ * A serial number as a map key: the INTEGER's two's-complement contents in minimal form, as hex. The
+ * sign is kept, so +255 (`00 ff`) and -1 (`ff`) differ (RFC 5280 4.1.2.2 serials are INTEGERs).
+ */
+export function serialKey (bytes: Uint8Array): string {
+  let i = 0
+  while (i < bytes.length - 1 && ((bytes[i] === 0 && bytes[i + 1]! < 0x80) || (bytes[i] === 0xff && bytes[i + 1]! >= 0x80))) i++
+  const hex = Buffer.from(bytes.buffer, bytes.byteOffset + i, bytes.byteLength - i).toString('hex')
+  return hex === '' ? '00' : hex
+}
+
+/**
+ * Key of `entries`: the serial's key alone for the CRL issuer's own certificates (the usual case:
+ * no per-entry issuer string kept), serial and issuer nameKey for indirect entries.
+ */
+function entryKey (crlIssuerKey: string, issuerKey: string, serial: Uint8Array): string {
+  return issuerKey === crlIssuerKey ? serialKey(serial) : `${serialKey(serial)}\u0000${issuerKey}`
+}
+
+/** The CRL's entry about the certificate with this issuer (nameKey) and serial (content octets), if any. */
+export function findEntry (crl: ParsedCrl, issuerKey: string, serial: Uint8Array): CrlEntry | undefined {
+  return crl.entries.get(entryKey(crl.issuerKey, issuerKey, serial))
+}
+
+export interface ParsedCrl {
+  readonly der: Uint8Array
+  readonly issuer: Rdns
+  readonly issuerKey: string
+  readonly thisUpdate: number
+  readonly nextUpdate: number
+  /** cRLNumber, lowercase hex (see crlNumberValue for comparisons). */
+  readonly crlNumber: string
+  readonly crlNumberValue: bigint
+  readonly authorityKeyIdentifier: Uint8Array | null
+  /** Entries (read them with `findEntry`); size is the number of (issuer, serial) pairs listed. */
+  readonly entries: ReadonlyMap<string, CrlEntry>
+  /** issuingDistributionPoint (RFC 5280 5.2.5), null when absent. */
+  readonly idp: IssuingDistributionPoint | null
+  /** BaseCRLNumber of a delta CRL (RFC 5280 5.2.4); null for a complete CRL. */
+  readonly deltaBase: bigint | null
+  readonly tbs: Uint8Array
+  readonly signatureAlgorithm: string
+  readonly signatureParams: unknown
+  readonly signature: Uint8Array
+}
+
+export class CrlError extends Error {}
+
+interface Extension { oid: string, critical: boolean, value: Uint8Array }
+
+function readExtensions (tlv: Tlv): Extension[] {
+  if (tlv.tag !== 0x30) throw new CrlError('Extensions is not a SEQUENCE')
+  const out: Extension[] = []
+  for (const ext of children(tlv.value)) {
+    const parts = ext.tag === 0x30 ? children(ext.value) : []
+    const [id, second, third] = parts
+    if (id?.tag !== 0x06) throw new CrlError('bad Extension')
+    let critical = false
+    let value: Tlv | undefined = second
+    if (second?.tag === 0x01) {
+      if (second.value.length !== 1 || second.value[0] !== 0xff) throw new CrlError('critical must be DER TRUE when present')
+      critical = true
+      value = third
+    } else if (third !== undefined) throw new CrlError('bad Extension')
+    if (value?.tag !== 0x04 || parts.length !== (critical ? 3 : 2)) throw new CrlError('bad Extension value')
+    const oid = oidText(id.value)
+    if (out.some((e) => e.oid === oid)) throw new CrlError(`extension ${oid} appears twice`)
+    out.push({ oid, critical, value: value.value })
+  }
+  return out
+}
+
+function algorithm (tlv: Tlv): { id: string, params: unknown } {
+  const asn1 = asn1js.fromBER(tlv.der)
+  if (asn1.offset !== tlv.der.byteLength) throw new CrlError('bad AlgorithmIdentifier')
+  const alg = new pkijs.AlgorithmIdentifier({ schema: asn1.result })
+  return { id: alg.algorithmId, params: alg.algorithmParams }
+}
+
+/** Parses one DER CRL and applies the structural rules. Throws CrlError with the reason. */
+export function parseCrl (der: Uint8Array): ParsedCrl {
+  try {
+    return parseCrlUnchecked(der)
+  } catch (err) {
+    if (err instanceof CrlError) throw err
+    throw new CrlError(err instanceof DerError ? `malformed DER: ${err.message}` : (err as Error).message)
+  }
+}
+
+function parseCrlUnchecked (der: Uint8Array): ParsedCrl {
+  const outer = readOne(der)
+  const [tbs, sigAlg, sig, ...extra] = outer.tag === 0x30 ? children(outer.value) : []
+  if (tbs?.tag !== 0x30 || sigAlg?.tag !== 0x30 || sig?.tag !== 0x03 || extra.length > 0) throw new CrlError('not a CertificateList')
+  const fields = children(tbs.value)
+  let i = 0
+  let version = 1
+  if (fields[i]?.tag === 0x02) {
+    const v = fields[i++]!.value
+    if (v.length !== 1 || v[0] !== 1) throw new CrlError('CRL version must be v2')
+    version = 2
+  }
+  const innerAlg = fields[i++]
+  const issuerTlv = fields[i++]
+  const thisUpdateTlv = fields[i++]
+  if (innerAlg?.tag !== 0x30 || issuerTlv?.tag !== 0x30 || thisUpdateTlv === undefined) throw new CrlError('TBSCertList fields missing')
+  if (!sameBytes(innerAlg.der, sigAlg.der)) throw new CrlError('signature algorithm differs inside and outside the signed part')
+  const thisUpdate = timeValue(thisUpdateTlv)
+  let nextUpdate: number | null = null
+  if (fields[i]?.tag === 0x17 || fields[i]?.tag === 0x18) nextUpdate = timeValue(fields[i++]!)
+  const rawEntries: Array<{ serial: Uint8Array, exts: Extension[] }> = []
+  if (fields[i]?.tag === 0x30) {
+    for (const entry of children(fields[i++]!.value)) {
+      const [serial, date, entryExts, ...rest] = entry.tag === 0x30 ? children(entry.value) : []
+      if (serial?.tag !== 0x02 || serial.value.length === 0 || date === undefined || rest.length > 0) throw new CrlError('bad revoked certificate entry')
+      timeValue(date)
+      const exts = entryExts === undefined ? [] : readExtensions(entryExts)
+      for (const ext of exts) {
+        if (ext.critical && !ENTRY_EXTENSIONS.has(ext.oid)) throw new CrlError(`unsupported critical CRL entry extension ${ext.oid}`)
+      }
+      rawEntries.push({ serial: serial.value, exts })
+    }
+  }
+  let extensions: Extension[] = []
+  if (fields[i]?.tag === 0xa0) extensions = readExtensions(readOne(fields[i++]!.value))
+  if (i !== fields.length) throw new CrlError('unexpected field in TBSCertList')
+  if (version === 1 && extensions.length > 0) throw new CrlError('extensions in a v1 CRL')
+
+  let crlNumber: string | null = null
+  let aki: Uint8Array | null = null
+  let deltaBase: bigint | null = null
+  let idpValue: Uint8Array | null = null
+  for (const ext of extensions) {
+    if (ext.oid === CRL_OID.crlNumber) {
+      // RFC 5280 5.2.3: a non-critical, non-negative INTEGER of at most 20 octets.
+      if (ext.critical) throw new CrlError('cRLNumber must not be critical')
+      const n = readOne(ext.value)
+      if (n.tag !== 0x02 || n.value.length === 0 || n.value.length > 21 || (n.value[0]! & 0x80) !== 0) throw new CrlError('bad cRLNumber')
+      crlNumber = integerHex(n.value)
+    } else if (ext.oid === CRL_OID.authorityKeyIdentifier) {
+      if (ext.critical) throw new CrlError('authorityKeyIdentifier must not be critical')
+      const seq = readOne(ext.value)
+      if (seq.tag !== 0x30) throw new CrlError('bad authorityKeyIdentifier')
+      aki = children(seq.value).find((c) => c.tag === 0x80)?.value ?? null
+    } else if (ext.oid === CRL_OID.deltaCrlIndicator) {
+      // RFC 5280 5.2.4: critical, BaseCRLNumber ::= CRLNumber.
+      if (!ext.critical) throw new CrlError('deltaCRLIndicator must be critical')
+      const n = readOne(ext.value)
+      if (n.tag !== 0x02 || n.value.length === 0 || n.value.length > 21 || (n.value[0]! & 0x80) !== 0) throw new CrlError('bad deltaCRLIndicator')
+      deltaBase = BigInt('0x' + integerHex(n.value))
+    } else if (ext.oid === CRL_OID.issuingDistributionPoint) {
+      // RFC 5280 5.2.5: critical; read below, once the issuer name is known.
+      if (!ext.critical) throw new CrlError('issuingDistributionPoint must be critical')
+      idpValue = ext.value
+    } else if (ext.critical && !CRL_EXTENSIONS.has(ext.oid)) {
+      throw new CrlError(`unsupported critical CRL extension ${ext.oid}`)
+    }
+  }
+  // RFC 5280 5.2.3 and 5.1.2.5: conforming CRL issuers MUST include both.
+  if (crlNumber === null) throw new CrlError('CRL without cRLNumber')
+  if (nextUpdate === null) throw new CrlError('CRL without nextUpdate')
+
+  let issuer: Rdns
+  try {
+    issuer = parseName(asn1js.fromBER(issuerTlv.der).result)
+  } catch (err) {
+    throw new CrlError(`bad issuer name: ${(err as Error).message}`)
+  }
+  if (issuer.length === 0) throw new CrlError('CRL with an empty issuer name')
+  const issuerKey = nameKey(issuer)
+  let idp: IssuingDistributionPoint | null = null
+  if (idpValue !== null) {
+    try {
+      idp = parseIssuingDistributionPoint(idpValue, issuer)
+    } catch (err) {
+      throw new CrlError(`bad issuingDistributionPoint: ${(err as Error).message}`)
+    }
+  }
+  // Entries: certificateIssuer (RFC 5280 5.3.3) names the issuer of this entry and the ones after it.
+  const entries = new Map<string, CrlEntry>()
+  // Entries share their (reason, issuer) objects: a 100k-entry CRL holds a handful of them.
+  const shared = new Map<string, CrlEntry>()
+  let entryIssuers: string[] = [issuerKey]
+  for (const { serial, exts } of rawEntries) {
+    let reason: number | null = null
+    for (const ext of exts) {
+      if (ext.oid === CRL_OID.reasonCode) {
+        const code = readOne(ext.value)
+        if (code.tag !== 0x0a || code.value.length !== 1 || REASON_NAMES[code.value[0]!] === undefined) throw new CrlError('bad reasonCode')
+        reason = code.value[0]!
+      } else if (ext.oid === CRL_OID.certificateIssuer) {
+        if (idp?.indirectCRL !== true) throw new CrlError('certificateIssuer entry in a CRL that is not indirect')
+        const names = readOne(ext.value)
+        if (names.tag !== 0x30) throw new CrlError('bad certificateIssuer')
+        // Only directoryNames can name a certificate issuer; other forms match no certificate.
+        entryIssuers = children(names.value).filter((t) => t.tag === 0xa4).map((t) => nameKey(directoryName(t)))
+      }
+    }
+    if (reason === 8 && deltaBase === null) throw new CrlError('removeFromCRL in a CRL that is not a delta CRL')
+    for (const key of entryIssuers) {
+      const sharedKey = `${reason ?? ''}\u0000${key}`
+      let value = shared.get(sharedKey)
+      if (value === undefined) shared.set(sharedKey, value = Object.freeze({ reason, issuerKey: key }))
+      entries.set(entryKey(issuerKey, key, serial), value)
+    }
+  }
+  if (sig.value.length < 2 || sig.value[0] !== 0) throw new CrlError('bad signature BIT STRING')
+  const alg = algorithm(sigAlg)
+  return {
+    der,
+    issuer,
+    issuerKey,
+    thisUpdate,
+    nextUpdate,
+    crlNumber,
+    crlNumberValue: BigInt('0x' + crlNumber),
+    authorityKeyIdentifier: aki,
+    entries,
+    idp,
+    deltaBase,
+    tbs: tbs.der,
+    signatureAlgorithm: alg.id,
+    signatureParams: alg.params,
+    signature: sig.value.subarray(1)
+  }
+}
+
+const PEM_BLOCK = /-----BEGIN (X509 CRL|CERTIFICATE)-----([A-Za-z0-9+/=\s]*)-----END \1-----/g
+
+function pemBlocks (text: string, what: string): Array<{ label: string, der: Uint8Array }> {
+  const withoutComments = text.split(/\r?\n/).filter((line) => !line.trimStart().startsWith('#')).join('\n')
+  const out: Array<{ label: string, der: Uint8Array }> = []
+  let rest = withoutComments
+  for (const m of withoutComments.matchAll(PEM_BLOCK)) {
+    const body = m[2]!.replace(/\s+/g, '')
+    if (body.length === 0 || body.length % 4 !== 0) throw new InvalidOptionError(`${what}: a ${m[1]!} PEM block is not valid base64`)
+    out.push({ label: m[1]!, der: new Uint8Array(Buffer.from(body, 'base64')) })
+    rest = rest.replace(m[0], '')
+  }
+  if (rest.trim() !== '') throw new InvalidOptionError(`${what}: text outside "X509 CRL" PEM blocks`)
+  return out
+}
+
+/** CRLs and the certificates that came with them (separate CRL signers, rolled-over CA keys). */
+export interface CrlMaterial {
+  crls: ParsedCrl[]
+  /** `CERTIFICATE` blocks of the CRL bundle: candidates to verify CRLs with, never trust anchors. */
+  certificates: ParsedCertificate[]
+}
+
+/**
+ * Reads the `crls` option (PEM text, PEM bundles or DER). A PEM bundle may also carry `CERTIFICATE`
+ * blocks: CRL-signing certificates offered to CRL issuer resolution. Throws InvalidOptionError.
+ */
+export function loadCrlMaterial (input: CrlInput | readonly CrlInput[] | undefined): CrlMaterial {
+  const out: CrlMaterial = { crls: [], certificates: [] }
+  if (input === undefined) return out
+  const inputs = (Array.isArray(input) ? input : [input]) as CrlInput[]
+  for (const [index, item] of inputs.entries()) {
+    const what = `crls[${index}]`
+    let blocks: Array<{ label: string, der: Uint8Array }>
+    if (typeof item === 'string') blocks = pemBlocks(item, what)
+    else if (item instanceof Uint8Array) blocks = item[0] === 0x30 ? [{ label: 'X509 CRL', der: new Uint8Array(item) }] : pemBlocks(Buffer.from(item).toString('latin1'), what)
+    else throw new InvalidOptionError(`${what} must be a PEM string, a PEM Buffer or a DER Buffer`)
+    for (const { label, der } of blocks) {
+      try {
+        if (label === 'CERTIFICATE') out.certificates.push(parseCertificate(der))
+        else out.crls.push(parseCrl(der))
+      } catch (err) {
+        throw new InvalidOptionError(`${what}: unusable ${label === 'CERTIFICATE' ? 'certificate' : 'CRL'} (${(err as Error).message})`)
+      }
+    }
+  }
+  return out
+}
+
+/** Reads the `crls` option and returns its CRLs (see loadCrlMaterial). */
+export function loadCrls (input: CrlInput | readonly CrlInput[] | undefined): ParsedCrl[] {
+  return loadCrlMaterial(input).crls
+}
+
+export type CrlTimeProblem = { reason: 'not-yet-valid' | 'stale', message: string }
+
+/** Whether a CRL may be relied on at time `t` (ms): null, or why not. */
+export function crlUsableAt (crl: ParsedCrl, t: number): CrlTimeProblem | null {
+  if (crl.thisUpdate > t) return { reason: 'not-yet-valid', message: `CRL ${crl.crlNumber} is not valid before ${new Date(crl.thisUpdate).toISOString()}` }
+  if (crl.nextUpdate < t) return { reason: 'stale', message: `CRL ${crl.crlNumber} was due to be replaced at ${new Date(crl.nextUpdate).toISOString()}` }
+  return null
+}
+
+/** The CRL's authorityKeyIdentifier and the certificate's subjectKeyIdentifier agree, or one is absent. */
+export function keyIdentifiersAgree (crl: ParsedCrl, signer: ParsedCertificate): boolean {
+  const aki = crl.authorityKeyIdentifier
+  const ski = signer.subjectKeyIdentifier
+  return aki === null || ski === null || sameBytes(aki, ski)
+}
