@@ -43,7 +43,9 @@ function spiffeIdOf (uris: readonly string[]): string | null {
 export function buildIdentity (
   path: readonly ParsedCertificate[],
   source: CertificateSource,
-  verifiedBy: ClientCertificate['verifiedBy']
+  verifiedBy: ClientCertificate['verifiedBy'],
+  /** The leaf's valid certificate policies (RFC 5280 6.1, see validation/policies.ts). */
+  policies: readonly string[] = []
 ): ClientCertificate {
   const leaf = path[0]!
   const subjectAttributes = freezeAttributes(nameAttributes(leaf.subject))
@@ -64,6 +66,7 @@ export function buildIdentity (
     spiffeId: spiffeIdOf(uri),
     chain: Object.freeze(chain),
     source,
-    verifiedBy
+    verifiedBy,
+    policies: Object.isFrozen(policies) ? policies : Object.freeze([...policies])
   })
 }
