@@ -256,14 +256,29 @@ export function processPolicyPath (certs: readonly ParsedCertificate[], settings
     if (explicitPolicy <= 0 && levels === null) {
       return refuse(`${label(certs[n - 1]!)}: no valid certificate policy in ${describe(settings.initialPolicySet)} while an explicit policy is required (RFC 5280 6.1.5 (g))`)
     }
-    const leafLevel = levels?.[n] ?? []
-    return { ok: true, policies: Object.freeze([...new Set(leafLevel.map((node) => node.policy))].sort()) }
+    return { ok: true, policies: userConstrainedPolicies(levels?.[n] ?? []) }
   } catch (err) {
     if (err instanceof BudgetExceeded) {
       return { ok: false, problem: { reason: 'policy-limit-exceeded', message: `certificate policy processing needs more than ${POLICY_TREE_BUDGET} tree entries` } }
     }
     throw err
   }
+}
+
+/**
+ * The user-constrained policy set (X.509 10.5.4; RFC 5280 6.1.5 (g)): for each branch that reaches
+ * the leaf, the policy of its valid_policy_node_set member (the first node below anyPolicy), so the
+ * answer is in the trust anchor's policy domain whatever mappings the path went through;
+ * anyPolicy when the branch is anyPolicy all the way down.
+ */
+function userConstrainedPolicies (leafLevel: readonly PolicyNode[]): readonly string[] {
+  const out = new Set<string>()
+  for (const leaf of leafLevel) {
+    let node = leaf
+    while (node.parent !== null && node.parent.policy !== ANY_POLICY) node = node.parent
+    out.add(node.policy)
+  }
+  return Object.freeze([...out].sort())
 }
 
 function describe (set: readonly string[]): string {
