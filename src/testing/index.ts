@@ -3,7 +3,7 @@ export type { KeyAlgorithm, KeyPair, GenerateKeyPairOptions, SignatureHash } fro
 export { createCertificate, encodeName, parseName, parseSerial, formatSerial, toPem } from './certificate.js'
 export type {
   CertificateSpec, IssuedCertificate, NameInput, GeneralNamesInput, GeneralSubtrees,
-  KeyUsage, ExtendedKeyUsage, RawExtension
+  KeyUsage, ExtendedKeyUsage, RawExtension, PolicySpec
 } from './certificate.js'
 export { createCrl } from './crl.js'
 export type { CrlSpec, IssuedCrl, RevokedEntry } from './crl.js'
