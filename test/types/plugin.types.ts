@@ -50,6 +50,7 @@ app.get('/', { config: { mtls: { required: false } } }, async (request) => {
   expectType<Equal<typeof cert.subject, string>>(true)
   expectType<Equal<typeof cert.notAfter, Date>>(true)
   expectType<Equal<typeof cert.spiffeId, string | null>>(true)
+  expectType<Equal<typeof cert.policies, readonly string[]>>(true)
   expectType<Equal<typeof cert.san.dns, readonly string[]>>(true)
   expectType<Equal<typeof cert.subjectAttributes.CN, readonly string[] | undefined>>(true)
   expectType<Equal<typeof cert.tls, TlsInfo | undefined>>(true)
