@@ -279,3 +279,30 @@ test('processPolicyPath directly: the RFC 5280 6.1.5 (g) anyPolicy expansion and
   assert.deepEqual(resolvePolicyOptions({ initialPolicySet: [P1, ANY] }).initialPolicySet, [ANY])
   assert.throws(() => createVerifier({ roots: p.root.pem, policies: { initialPolicySet: ['1.2.x'] } }), /FST_MTLS_INVALID_OPTION|initialPolicySet/)
 })
+
+test('plugin: the policies option and requireClientCert({ policies }) over fastify.inject', async () => {
+  const { default: Fastify } = await import('fastify')
+  const { default: mtls, requireClientCert } = await import('../src/index.js')
+  const agency = await ca({ certificatePolicies: [ANY] })
+  const card = await leaf({ certificatePolicies: [PIV_AUTH] }, agency)
+  const other = await leaf({ certificatePolicies: [P1] }, agency)
+  const app = Fastify()
+  await app.register(mtls, { roots: p.root.pem })
+  app.get('/admin', { onRequest: requireClientCert({ policies: [PIV_AUTH] }) }, async (request) => request.clientCert?.policies)
+  const strict = Fastify()
+  await strict.register(mtls, { roots: p.root.pem, policies: { initialPolicySet: [PIV_AUTH], requireExplicitPolicy: true } })
+  strict.get('/', async (request) => request.clientCert?.policies)
+  try {
+    const send = async (target: typeof app, h: string, url: string): Promise<{ status: number, body: string }> => {
+      const r = await target.inject({ url, headers: { 'x-amzn-mtls-clientcert': h } })
+      return { status: r.statusCode, body: r.body }
+    }
+    assert.deepEqual(await send(app, header(card, agency), '/admin'), { status: 200, body: JSON.stringify([PIV_AUTH]) })
+    assert.equal((await send(app, header(other, agency), '/admin')).status, 403)
+    assert.deepEqual(await send(strict, header(card, agency), '/'), { status: 200, body: JSON.stringify([PIV_AUTH]) })
+    assert.equal((await send(strict, header(other, agency), '/')).status, 401)
+  } finally {
+    await app.close()
+    await strict.close()
+  }
+})
