@@ -344,8 +344,18 @@ export function checkPathPolicies (path: readonly ParsedCertificate[], settings:
   const problem = nonCriticalConstraintsProblem(path)
   if (problem !== null) return { ok: false, problem }
   const certs = (anchorLast ? path.slice(0, -1) : path.slice()).reverse()
-  if (certs.length === 0) return { ok: true, policies: Object.freeze([]) }
+  // Without any policy extension the tree is NULL from the first certificate on: that is valid
+  // unless an explicit policy is required, and leaves no policy (the common case, kept cheap).
+  if (certs.length === 0 || (!settings.requireExplicitPolicy && !certs.some(hasPolicyExtension))) return NO_POLICIES
   return processPolicyPath(certs, settings)
+}
+
+const POLICY_EXTENSIONS = new Set<string>([OID.certificatePolicies, OID.policyMappings, OID.policyConstraints, OID.inhibitAnyPolicy])
+const NO_POLICIES: PolicyOutcome = Object.freeze({ ok: true, policies: Object.freeze([]) })
+
+function hasPolicyExtension (cert: ParsedCertificate): boolean {
+  for (const ext of cert.extensions) if (POLICY_EXTENSIONS.has(ext.oid)) return true
+  return false
 }
 
 /** The PathRule that hooks policy processing into path building. */
