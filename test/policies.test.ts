@@ -18,7 +18,9 @@ import type { CertificatePolicyOptions } from '../src/types.js'
 import { processPolicyPath, resolvePolicyOptions, POLICY_TREE_BUDGET } from '../src/validation/policies.js'
 import { parseCertificate } from '../src/x509/parse.js'
 import { policyExtensions } from '../src/x509/policies.js'
+import fc from 'fast-check'
 import { header } from './helpers/pki.js'
+import { fuzzParameters } from './helpers/hostile.js'
 
 const ANY = '2.5.29.32.0'
 const P1 = '1.3.6.1.4.1.55555.1.1'
@@ -305,4 +307,71 @@ test('plugin: the policies option and requireClientCert({ policies }) over fasti
     await app.close()
     await strict.close()
   }
+})
+
+/** One random CA or leaf: which policy extensions it carries. */
+const POOL = [P1, P2, P3, ANY]
+const certArb = fc.record({
+  policies: fc.option(fc.subarray(POOL, { minLength: 1 }), { nil: undefined }),
+  mappings: fc.option(fc.array(fc.tuple(fc.constantFrom(P1, P2, P3), fc.constantFrom(P1, P2, P3)).filter(([a, b]) => a !== b), { minLength: 1, maxLength: 3 }), { nil: undefined }),
+  requireExplicitPolicy: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+  inhibitPolicyMapping: fc.option(fc.integer({ min: 0, max: 3 }), { nil: undefined }),
+  inhibitAnyPolicy: fc.option(fc.integer({ min: 0, max: 2 }), { nil: undefined })
+})
+const settingsArb = fc.record({
+  initialPolicySet: fc.option(fc.subarray([P1, P2, P3], { minLength: 1 }), { nil: undefined }),
+  requireExplicitPolicy: fc.boolean(),
+  inhibitPolicyMapping: fc.boolean(),
+  inhibitAnyPolicy: fc.boolean()
+})
+
+interface RandomPolicyCert {
+  policies?: string[] | undefined
+  mappings?: Array<[string, string]> | undefined
+  requireExplicitPolicy?: number | undefined
+  inhibitPolicyMapping?: number | undefined
+  inhibitAnyPolicy?: number | undefined
+}
+
+function specOf (c: RandomPolicyCert, isCa: boolean): Partial<CertificateSpec> {
+  const spec: Partial<CertificateSpec> = {}
+  if (c.policies !== undefined) spec.certificatePolicies = [...new Set(c.policies)]
+  if (!isCa) return spec
+  // Mappings with a duplicate pair are legal but pointless; keep them distinct.
+  if (c.mappings !== undefined) {
+    spec.policyMappings = [...new Map(c.mappings.map((m) => [m.join(' '), m])).values()]
+    // OpenSSL deviation left out of the comparison: for a CA asserting anyPolicy together with
+    // mappings, OpenSSL creates the mapped issuer-domain nodes even where anyPolicy is inhibited
+    // (RFC 5280 6.1.3 (d)(2) ignores the anyPolicy, so the tree ends there).
+    if (c.policies?.includes(ANY) === true) spec.certificatePolicies = c.policies.filter((x) => x !== ANY).length > 0 ? c.policies.filter((x) => x !== ANY) : [P1]
+  }
+  if (c.requireExplicitPolicy !== undefined || c.inhibitPolicyMapping !== undefined) {
+    spec.policyConstraints = {
+      ...(c.requireExplicitPolicy !== undefined ? { requireExplicitPolicy: c.requireExplicitPolicy } : {}),
+      ...(c.inhibitPolicyMapping !== undefined ? { inhibitPolicyMapping: c.inhibitPolicyMapping } : {})
+    }
+  }
+  if (c.inhibitAnyPolicy !== undefined) spec.inhibitAnyPolicy = c.inhibitAnyPolicy
+  return spec
+}
+
+test('differential: random policy PKIs agree with openssl verify -policy_check', { skip: !hasOpenssl && 'openssl not installed' }, async () => {
+  await fc.assert(fc.asyncProperty(fc.array(certArb, { minLength: 1, maxLength: 3 }), certArb, settingsArb, async (cas, leafSpec, settings) => {
+    const chain: Issued[] = []
+    let issuer = p.root
+    for (const c of cas) {
+      issuer = await ca(specOf(c, true), issuer)
+      chain.unshift(issuer)
+    }
+    chain.unshift(await leaf(specOf(leafSpec, false), issuer))
+    const options: CertificatePolicyOptions = {
+      ...(settings.initialPolicySet !== undefined ? { initialPolicySet: settings.initialPolicySet } : {}),
+      requireExplicitPolicy: settings.requireExplicitPolicy,
+      inhibitPolicyMapping: settings.inhibitPolicyMapping,
+      inhibitAnyPolicy: settings.inhibitAnyPolicy
+    }
+    const got = ours(chain, options).verdict
+    const theirs = openssl(chain, options)
+    assert.equal(got === 'ok', theirs.ok, `ours ${got}, OpenSSL: ${theirs.out}`)
+  }), fuzzParameters(30))
 })
