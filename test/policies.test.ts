@@ -375,3 +375,22 @@ test('differential: random policy PKIs agree with openssl verify -policy_check',
     assert.equal(got === 'ok', theirs.ok, `ours ${got}, OpenSSL: ${theirs.out}`)
   }), fuzzParameters(30))
 })
+
+test('hostile extension bytes: the policy reader never throws, and processing stays within its budget', () => {
+  const oids = ['2.5.29.32', '2.5.29.33', '2.5.29.36', '2.5.29.54']
+  // Random bytes, and random bytes behind a plausible SEQUENCE header.
+  const bytes = fc.oneof(
+    fc.uint8Array({ maxLength: 64 }),
+    fc.uint8Array({ maxLength: 60 }).map((b) => new Uint8Array([0x30, b.length, ...b])),
+    fc.array(fc.uint8Array({ minLength: 1, maxLength: 6 }).map((b) => [0x30, b.length + 2, 0x06, b.length, ...b]), { minLength: 1, maxLength: 8 })
+      .map((items) => { const body = items.flat(); return new Uint8Array([0x30, body.length, ...body]) })
+  )
+  fc.assert(fc.property(fc.array(fc.tuple(fc.constantFrom(...oids), fc.boolean(), bytes), { minLength: 1, maxLength: 4 }), (exts) => {
+    const fake = { extensions: exts.map(([oid, critical, value]) => ({ oid, critical, value })), serialNumber: '01', selfIssued: false } as unknown as Parameters<typeof policyExtensions>[0]
+    const read = policyExtensions(fake)
+    assert.ok(read.ok || typeof read.message === 'string')
+    if (!read.ok) return
+    const out = processPolicyPath([fake, fake, fake], resolvePolicyOptions({ requireExplicitPolicy: true }))
+    assert.ok(out.ok || typeof out.problem.reason === 'string')
+  }), fuzzParameters(300))
+})
