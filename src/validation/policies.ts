@@ -103,6 +103,7 @@ function refuse (message: string): PolicyOutcome {
  */
 export function processPolicyPath (certs: readonly ParsedCertificate[], settings: PolicySettings): PolicyOutcome {
   const n = certs.length
+  if (n === 0) return NO_POLICIES
   const extensions: CertificatePolicyExtensions[] = []
   for (const cert of certs) {
     const read = policyExtensions(cert)
