@@ -60,7 +60,9 @@ function freezeAttributes (attrs: Record<string, string[]>): Readonly<Record<str
 export function buildIdentity (
   path: readonly ParsedCertificate[],
   source: CertificateSource,
-  verifiedBy: ClientCertificate['verifiedBy']
+  verifiedBy: ClientCertificate['verifiedBy'],
+  /** The leaf's valid certificate policies (RFC 5280 6.1, see validation/policies.ts). */
+  policies: readonly string[] = []
 ): ClientCertificate {
   const leaf = path[0]!
   const subjectAttributes = freezeAttributes(nameAttributes(leaf.subject))
@@ -81,6 +83,7 @@ export function buildIdentity (
     spiffeId: spiffeIdOf(uri),
     chain: Object.freeze(chain),
     source,
-    verifiedBy
+    verifiedBy,
+    policies: Object.isFrozen(policies) ? policies : Object.freeze([...policies])
   })
 }

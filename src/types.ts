@@ -71,6 +71,13 @@ export interface ClientCertificate extends ChainCertificate {
   readonly source: CertificateSource
   /** Who validated the chain: this library, or the load balancer (ALB verify mode). */
   readonly verifiedBy: 'fastify-alb-mtls' | 'load-balancer'
+  /**
+   * The leaf's valid certificate policies after RFC 5280 6.1 processing (the user-constrained policy
+   * set, as dotted OIDs in the trust anchor's policy domain, sorted). `2.5.29.32.0` (anyPolicy) when
+   * every certificate asserts anyPolicy and `policies.initialPolicySet` is any-policy; empty when the
+   * path asserts no common policy. In ALB verify mode without `verifyChain`, from the leaf alone.
+   */
+  readonly policies: readonly string[]
   /** TLS version and cipher suite when the load balancer sent them (both modes). */
   readonly tls?: TlsInfo
 }
@@ -116,6 +123,10 @@ export type InvalidReason =
   | 'invalid-certificate'
   /** Path building spent its work budget (signature checks, weighted by key cost) without a valid path: a crafted chain. */
   | 'path-budget-exceeded'
+  /** RFC 5280 6.1 certificate policy processing failed (no acceptable policy where one is required, anyPolicy mapped). */
+  | 'certificate-policy'
+  /** The path's policy tree would exceed the processing bound (crafted policies or mappings). */
+  | 'policy-limit-exceeded'
 
 export type FailureReason = 'missing' | MalformedReason | InvalidReason
 
@@ -145,6 +156,18 @@ export interface VerdictCacheOptions {
   ttl?: number
   /** Reuse of a failure, in ms, so a hostile client cannot make the server redo the work. Default 5,000; 0 = off. */
   failureTtl?: number
+}
+
+/** Certificate policy processing inputs (RFC 5280 6.1.1 (c)-(f)), option `policies`. */
+export interface CertificatePolicyOptions {
+  /** user-initial-policy-set: dotted OIDs acceptable to the application. Default `['2.5.29.32.0']` (anyPolicy: any). */
+  initialPolicySet?: readonly string[]
+  /** initial-explicit-policy: the path must be valid for a policy in `initialPolicySet`. Default false. */
+  requireExplicitPolicy?: boolean
+  /** initial-policy-mapping-inhibit: policy mappings make the mapped policies invalid. Default false. */
+  inhibitPolicyMapping?: boolean
+  /** initial-any-policy-inhibit: anyPolicy in a certificate matches nothing (self-issued CAs excepted). Default false. */
+  inhibitAnyPolicy?: boolean
 }
 
 /** Certificate revocation lists: PEM text (`X509 CRL` blocks, bundles and `#` comment lines allowed) or DER bytes. */
@@ -186,6 +209,12 @@ export interface VerifierOptions {
   minRsaKeyBits?: number
   /** Accept SHA-1 signatures. Default false. MD5 is never accepted. */
   allowSha1?: boolean
+  /**
+   * Certificate policy processing (RFC 5280 6.1), always run. The defaults accept any policy and
+   * refuse only what the certificates themselves require (requireExplicitPolicy, inhibitAnyPolicy,
+   * policy mappings). The leaf's valid policies are `request.clientCert.policies`.
+   */
+  policies?: CertificatePolicyOptions
   /**
    * Verdict cache: a repeated header is answered without validating again. `false` turns it off.
    * Cleared by `reload`. Default `{ max: 10000, maxBytes: 64 MiB, ttl: 600000, failureTtl: 5000 }`.

@@ -15,6 +15,7 @@ function cert (fields: {
   san?: Partial<SubjectAltNames>
   spiffeId?: string | null
   fingerprint256?: string
+  policies?: string[]
 } = {}): ClientCertificate {
   const subjectAttributes = fields.subject ?? { CN: ['client'], O: ['Example Corp'] }
   return {
@@ -32,7 +33,8 @@ function cert (fields: {
     spiffeId: fields.spiffeId ?? null,
     chain: [],
     source: 'alb-passthrough',
-    verifiedBy: 'fastify-alb-mtls'
+    verifiedBy: 'fastify-alb-mtls',
+    policies: fields.policies ?? []
   }
 }
 

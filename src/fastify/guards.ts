@@ -62,6 +62,12 @@ export interface ClientCertRules {
   readonly spiffeId?: ValueRule
   /** Pins on the leaf's SHA-256 fingerprint: hex, with or without colons, any case. */
   readonly fingerprint256?: string | readonly string[]
+  /**
+   * Certificate policies (dotted OIDs): the leaf's valid policies after RFC 5280 6.1 processing
+   * (`request.clientCert.policies`) must include one of them, e.g. PIV authentication
+   * `2.16.840.1.101.3.2.1.3.13`. Exact match: anyPolicy satisfies it only when listed itself.
+   */
+  readonly policies?: string | readonly string[]
   /** Runs last, only when every other rule held. May be async. */
   readonly check?: ClientCertCheck
 }
@@ -83,7 +89,7 @@ export interface CompiledRules {
   readonly check: ClientCertCheck | null
 }
 
-const RULE_KEYS = new Set(['subject', 'issuer', 'san', 'spiffeId', 'fingerprint256', 'check'])
+const RULE_KEYS = new Set(['subject', 'issuer', 'san', 'spiffeId', 'fingerprint256', 'policies', 'check'])
 const SAN_KEYS = new Set(['dns', 'uri', 'email', 'ip'])
 
 /** A rule that cannot work; compileRules turns it into FST_MTLS_INVALID_OPTION with its context. */
@@ -300,6 +306,15 @@ function compileFingerprints (value: unknown): Clause {
   return { name: 'fingerprint256', test: (cert) => pins.has(cert.fingerprint256) }
 }
 
+function compilePolicies (value: unknown): Clause {
+  const wanted = new Set<string>()
+  for (const item of list(value, 'policies')) {
+    if (typeof item !== 'string' || !/^[0-2](\.(0|[1-9]\d*))+$/.test(item)) fail(`policies: ${JSON.stringify(item)} is not a dotted OID`)
+    wanted.add(item)
+  }
+  return { name: 'policies', test: (cert) => cert.policies.some((p) => wanted.has(p)) }
+}
+
 /**
  * Validates and compiles rules; throws FST_MTLS_INVALID_OPTION on anything unknown or unusable, so a
  * typo fails at startup rather than at request time. `where` prefixes messages (e.g. `authorize`).
@@ -311,7 +326,7 @@ export function compileRules (rules: unknown, where = 'requireClientCert'): Comp
     const clauses: Clause[] = []
     let check: ClientCertCheck | null = null
     // Cheap, precise rules first; the predicate last.
-    const order = ['fingerprint256', 'spiffeId', 'san', 'subject', 'issuer', 'check']
+    const order = ['fingerprint256', 'spiffeId', 'san', 'subject', 'issuer', 'policies', 'check']
     const given = entries(rules, 'rules')
     for (const [key] of given) if (!RULE_KEYS.has(key)) fail(`unknown rule ${JSON.stringify(key)} (${[...RULE_KEYS].join(', ')})`)
     for (const key of order) {
@@ -321,6 +336,7 @@ export function compileRules (rules: unknown, where = 'requireClientCert'): Comp
       else if (key === 'spiffeId') clauses.push(compileSpiffeId(value))
       else if (key === 'san') compileSan(value, clauses)
       else if (key === 'subject' || key === 'issuer') compileName(value, key, clauses)
+      else if (key === 'policies') clauses.push(compilePolicies(value))
       else if (typeof value === 'function') check = value as ClientCertCheck
       else fail('check must be a function')
     }

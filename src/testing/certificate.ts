@@ -260,7 +260,11 @@ export const OID = {
   reasonCode: '2.5.29.21',
   nameConstraints: '2.5.29.30',
   authorityKeyIdentifier: '2.5.29.35',
-  extKeyUsage: '2.5.29.37'
+  extKeyUsage: '2.5.29.37',
+  certificatePolicies: '2.5.29.32',
+  policyMappings: '2.5.29.33',
+  policyConstraints: '2.5.29.36',
+  inhibitAnyPolicy: '2.5.29.54'
 } as const
 
 export function authorityKeyIdentifierExtension (keyId: Uint8Array): pkijs.Extension {
@@ -386,6 +390,14 @@ export interface CertificateSpec {
   /** `critical` defaults to true when the subject is empty (RFC 5280 4.2.1.6), false otherwise. */
   san?: GeneralNamesInput & { critical?: boolean }
   nameConstraints?: { permitted?: GeneralSubtrees; excluded?: GeneralSubtrees; critical?: boolean }
+  /** certificatePolicies (RFC 5280 4.2.1.4), non-critical unless `critical`. See PolicySpec. */
+  certificatePolicies?: PolicySpec[] | { policies: PolicySpec[]; critical?: boolean }
+  /** policyMappings (4.2.1.5): [issuerDomainPolicy, subjectDomainPolicy] pairs. Default critical. */
+  policyMappings?: Array<[string, string]> | { mappings: Array<[string, string]>; critical?: boolean }
+  /** policyConstraints (4.2.1.11). Default critical; `{}` encodes the (forbidden) empty sequence. */
+  policyConstraints?: { requireExplicitPolicy?: number; inhibitPolicyMapping?: number; critical?: boolean }
+  /** inhibitAnyPolicy (4.2.1.14) SkipCerts. Default critical. */
+  inhibitAnyPolicy?: number | { skipCerts: number; critical?: boolean }
   /** Default true: SHA-1 of the subject key bits (RFC 5280 method 1). */
   subjectKeyIdentifier?: boolean | Uint8Array
   /** Default true unless self-signed: the issuer's SKI (computed from the issuer key if it has none). */
@@ -398,6 +410,62 @@ export interface CertificateSpec {
   extensions?: RawExtension[]
   /** Flip a bit of the signature. */
   corruptSignature?: boolean
+}
+
+/** A certificate policy: its OID, optionally with a CPS pointer and/or a user notice (qualifiers). */
+export type PolicySpec = string | { oid: string; cps?: string; userNotice?: string }
+
+const ID_QT_CPS = '1.3.6.1.5.5.7.2.1'
+const ID_QT_UNOTICE = '1.3.6.1.5.5.7.2.2'
+
+function policyInformation (spec: PolicySpec): asn1js.Sequence {
+  const { oid, cps, userNotice } = typeof spec === 'string' ? { oid: spec, cps: undefined, userNotice: undefined } : spec
+  const qualifiers: asn1js.Sequence[] = []
+  if (cps !== undefined) qualifiers.push(new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: ID_QT_CPS }), new asn1js.IA5String({ value: cps })] }))
+  if (userNotice !== undefined) {
+    qualifiers.push(new asn1js.Sequence({
+      value: [new asn1js.ObjectIdentifier({ value: ID_QT_UNOTICE }), new asn1js.Sequence({ value: [new asn1js.Utf8String({ value: userNotice })] })]
+    }))
+  }
+  return new asn1js.Sequence({
+    value: [new asn1js.ObjectIdentifier({ value: oid }), ...(qualifiers.length > 0 ? [new asn1js.Sequence({ value: qualifiers })] : [])]
+  })
+}
+
+/** An INTEGER with an implicit context tag [n] (SkipCerts in policyConstraints). */
+function taggedSkipCerts (tag: number, value: number): asn1js.Primitive {
+  const bytes = new Uint8Array(new asn1js.Integer({ value }).valueBlock.valueHexView)
+  return new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: tag }, valueHex: toArrayBuffer(bytes) })
+}
+
+function policyExtensions (spec: CertificateSpec): pkijs.Extension[] {
+  const out: pkijs.Extension[] = []
+  if (spec.certificatePolicies !== undefined) {
+    const { policies, critical } = Array.isArray(spec.certificatePolicies) ? { policies: spec.certificatePolicies, critical: false } : spec.certificatePolicies
+    out.push(extension(OID.certificatePolicies, new asn1js.Sequence({ value: policies.map(policyInformation) }), critical ?? false))
+  }
+  if (spec.policyMappings !== undefined) {
+    const { mappings, critical } = Array.isArray(spec.policyMappings) ? { mappings: spec.policyMappings, critical: true } : spec.policyMappings
+    out.push(extension(OID.policyMappings, new asn1js.Sequence({
+      value: mappings.map(([issuerDomain, subjectDomain]) => new asn1js.Sequence({
+        value: [new asn1js.ObjectIdentifier({ value: issuerDomain }), new asn1js.ObjectIdentifier({ value: subjectDomain })]
+      }))
+    }), critical ?? true))
+  }
+  if (spec.policyConstraints !== undefined) {
+    const pc = spec.policyConstraints
+    out.push(extension(OID.policyConstraints, new asn1js.Sequence({
+      value: [
+        ...(pc.requireExplicitPolicy !== undefined ? [taggedSkipCerts(0, pc.requireExplicitPolicy)] : []),
+        ...(pc.inhibitPolicyMapping !== undefined ? [taggedSkipCerts(1, pc.inhibitPolicyMapping)] : [])
+      ]
+    }), pc.critical ?? true))
+  }
+  if (spec.inhibitAnyPolicy !== undefined) {
+    const { skipCerts, critical } = typeof spec.inhibitAnyPolicy === 'number' ? { skipCerts: spec.inhibitAnyPolicy, critical: true } : spec.inhibitAnyPolicy
+    out.push(extension(OID.inhibitAnyPolicy, new asn1js.Integer({ value: skipCerts }), critical ?? true))
+  }
+  return out
 }
 
 export interface IssuedCertificate {
@@ -475,6 +543,8 @@ function buildExtensions (spec: CertificateSpec, selfSigned: boolean, subjectKey
       ...(excludedSubtrees !== undefined ? { excludedSubtrees } : {})
     }).toSchema(), spec.nameConstraints.critical ?? true))
   }
+
+  extensions.push(...policyExtensions(spec))
 
   if (subjectKeyId !== undefined) {
     extensions.push(extension(OID.subjectKeyIdentifier, new asn1js.OctetString({ valueHex: toArrayBuffer(subjectKeyId) })))

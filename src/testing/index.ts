@@ -3,7 +3,7 @@ export type { KeyAlgorithm, KeyPair, GenerateKeyPairOptions, SignatureHash } fro
 export { createCertificate, encodeName, parseName, parseSerial, formatSerial, toPem } from './certificate.js'
 export type {
   CertificateSpec, IssuedCertificate, NameInput, GeneralNamesInput, GeneralSubtrees,
-  KeyUsage, ExtendedKeyUsage, RawExtension
+  KeyUsage, ExtendedKeyUsage, RawExtension, PolicySpec
 } from './certificate.js'
 export { createCrl, crlDistributionPoints, CrlReason } from './crl.js'
 export type { CrlSpec, IssuedCrl, RevokedEntry, ReasonFlag, DistributionPointSpec, IssuingDistributionPointSpec } from './crl.js'

@@ -36,12 +36,18 @@ const UNDERSTOOD = new Set<string>([
   OID.subjectAltName,
   OID.subjectKeyIdentifier,
   OID.authorityKeyIdentifier,
-  OID.nameConstraints
+  OID.nameConstraints,
+  // Certificate policies, processed per RFC 5280 6.1 in policies.ts.
+  OID.certificatePolicies,
+  OID.policyMappings,
+  OID.policyConstraints,
+  OID.inhibitAnyPolicy
 ])
 
 /** Extensions RFC 5280 says conforming CAs MUST mark non-critical / critical. */
 const MUST_BE_NON_CRITICAL = new Set<string>([OID.authorityKeyIdentifier, OID.subjectKeyIdentifier])
-const MUST_BE_CRITICAL = new Set<string>([OID.nameConstraints, OID.policyConstraints])
+// policyConstraints (4.2.1.11) is judged on the whole path, in policies.ts.
+const MUST_BE_CRITICAL = new Set<string>([OID.nameConstraints])
 
 function problem (reason: InvalidReason, message: string): Problem {
   return { reason, message }

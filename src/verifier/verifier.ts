@@ -9,7 +9,8 @@ import { formatName } from '../x509/names.js'
 import { decodeHeader } from '../sources/decode.js'
 import { buildIdentity } from '../identity.js'
 import { CertificateParseError, parseCertificate, parseIssuerCertificate, type ParsedCertificate } from '../x509/parse.js'
-import { buildPath, type PathPolicy, type TrustAnchors } from '../validation/path.js'
+import { buildPath, type PathPolicy, type PathRule, type TrustAnchors } from '../validation/path.js'
+import { leafPolicies, policyRule, resolvePolicyOptions, type PolicySettings } from '../validation/policies.js'
 import { indexAnchors, loadCertificates } from '../trust/trust-store.js'
 import type { FailureReason, VerifierOptions, VerifyErrorCode, VerifyFailure, VerifyResult } from '../types.js'
 import { InvalidOptionError } from '../errors.js'
@@ -45,6 +46,9 @@ export interface Settings {
   revocation: Revocation
   /** True when CRLs are configured. */
   hasCrls: boolean
+  /** Certificate policy inputs (option `policies`) and the path rule applying them (RFC 5280 6.1). */
+  policies: PolicySettings
+  policyRule: PathRule
 }
 
 /**
@@ -136,6 +140,7 @@ export function resolveSettings (options: VerifierOptions, rootsOptional = false
     minRsaKeyBits: integerOption(options.minRsaKeyBits, 'minRsaKeyBits', 2048, 1024, 16384),
     allowSha1: options.allowSha1 === true
   }
+  const policies = resolvePolicyOptions(options.policies)
   const { onExpired, onMissing } = crlPolicyOption(options.crlPolicy)
   const now = options.now ?? (() => new Date())
   const { crls, certificates: crlCertificates } = loadCrlMaterial(options.crls)
@@ -151,7 +156,9 @@ export function resolveSettings (options: VerifierOptions, rootsOptional = false
     now,
     clock: options.now === undefined ? Date.now : () => now().getTime(),
     anchors: indexAnchors(roots),
-    intermediates
+    intermediates,
+    policies,
+    policyRule: policyRule(policies)
   }
 }
 
@@ -213,10 +220,10 @@ export function validate (settings: Settings, header: string | readonly string[]
   // The request's chain may carry CRL signers (RFC 5280 6.3.3 (f)): offered to revocation too.
   const budget = revocationBudget()
   const revocationRule = (path: readonly ParsedCertificate[], t: number): ReturnType<Revocation['check']> => settings.revocation.check(path, t, candidates, budget)
-  const result = buildPath(leaf, candidates, settings.anchors, settings.policy, now, [revocationRule])
+  const result = buildPath(leaf, candidates, settings.anchors, settings.policy, now, [revocationRule, settings.policyRule])
   if (!result.ok) return reject(failure('FST_MTLS_CERT_INVALID', result.problem.reason, result.problem.message))
   return {
-    result: { ok: true, certificate: buildIdentity(result.path, 'alb-passthrough', 'fastify-alb-mtls') },
+    result: { ok: true, certificate: buildIdentity(result.path, 'alb-passthrough', 'fastify-alb-mtls', leafPolicies(result.path, settings.policies)) },
     validFrom: verdictValidFrom(result.path, settings),
     validUntil: verdictValidUntil(result.path, settings)
   }

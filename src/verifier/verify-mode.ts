@@ -13,6 +13,7 @@ import { decodeHeader } from '../sources/decode.js'
 import { buildIdentity } from '../identity.js'
 import { CertificateParseError, parseCertificate, type ParsedCertificate } from '../x509/parse.js'
 import { buildPath, checkLeafCertificate } from '../validation/path.js'
+import { checkPathPolicies, leafPolicies } from '../validation/policies.js'
 import { parseDistinguishedName, sameDistinguishedName } from '../x509/rfc2253.js'
 import type { ClientCertificate, TlsInfo, VerifierOptions, VerifyResult } from '../types.js'
 import { cacheKey, Validations } from './cache.js'
@@ -220,18 +221,25 @@ function validateHeaders (settings: VerifyModeSettings, headers: VerifyModeHeade
   if (inconsistent !== null) return refused(inconsistent)
 
   let path: ParsedCertificate[] = [leaf]
+  let policies: readonly string[]
   if (settings.verifyChain) {
-    const result = buildPath(leaf, settings.intermediates, settings.anchors, settings.policy, now, [settings.revocation.check])
+    const result = buildPath(leaf, settings.intermediates, settings.anchors, settings.policy, now, [settings.revocation.check, settings.policyRule])
     if (!result.ok) return refused(failure('FST_MTLS_CERT_INVALID', result.problem.reason, result.problem.message))
     path = result.path
+    policies = leafPolicies(path, settings.policies)
   } else {
     // The same per-certificate rules passthrough applies to its leaf: a malformed or duplicated
     // extension refuses the leaf here too, never reads as absent or as its last copy.
     const problem: Problem | null = checkLeafCertificate(leaf, now, settings.policy)
     if (problem !== null) return refused(failure('FST_MTLS_CERT_INVALID', problem.reason, problem.message))
+    // Only the leaf is at hand: its policies are processed as if its issuer were the anchor (the
+    // CAs' policies, mappings and constraints are not seen; verifyChain processes the whole path).
+    const outcome = checkPathPolicies(path, settings.policies, false)
+    if (!outcome.ok) return refused(failure('FST_MTLS_CERT_INVALID', outcome.problem.reason, outcome.problem.message))
+    policies = outcome.policies
   }
   return {
-    result: { ok: true, certificate: buildIdentity(path, 'alb-verify', 'load-balancer') },
+    result: { ok: true, certificate: buildIdentity(path, 'alb-verify', 'load-balancer', policies) },
     validFrom: verdictValidFrom(path, settings),
     validUntil: verdictValidUntil(path, settings)
   }

@@ -74,6 +74,8 @@ const INVALID: Record<InvalidReason, true> = {
   'extended-key-usage': true,
   'unknown-critical-extension': true,
   'name-constraints': true,
+  'certificate-policy': true,
+  'policy-limit-exceeded': true,
   'weak-algorithm': true,
   'weak-key': true,
   'invalid-certificate': true,

@@ -21,6 +21,7 @@ const full: ClientCertRules = {
   san: { dns: ['*.svc.example.internal'], uri: [/^spiffe:\/\/example\.org\/ns\/prod\//], email: ['a@example.com'], ip: ['10.0.0.0/8', '2001:db8::1'] },
   spiffeId: 'spiffe://example.org/ns/prod/sa/billing',
   fingerprint256: ['ab12'],
+  policies: ['2.16.840.1.101.3.2.1.3.13'],
   check: async (cert, request) => {
     expectType<Equal<typeof cert, ClientCertificate>>(true)
     expectType<Equal<typeof request, FastifyRequest>>(true)

@@ -35,6 +35,10 @@ await app.register(mtlsPassthrough, { mode: 'verify', verifyChain: true, roots: 
 await app.register(mtlsPassthrough, { roots: 'pem', extendedKeyUsage: ['clientAuth', '1.2.3.4'], allowAnyExtendedKeyUsage: true })
 // @ts-expect-error allowAnyExtendedKeyUsage is a boolean
 await app.register(mtlsPassthrough, { roots: 'pem', allowAnyExtendedKeyUsage: 'yes' })
+await app.register(mtlsPassthrough, { roots: 'pem', policies: { initialPolicySet: ['2.16.840.1.101.3.2.1.3.13'], requireExplicitPolicy: true } })
+await app.register(mtlsPassthrough, { mode: 'verify', policies: { inhibitPolicyMapping: true, inhibitAnyPolicy: true } })
+// @ts-expect-error initialPolicySet is a list of OIDs
+await app.register(mtlsPassthrough, { roots: 'pem', policies: { initialPolicySet: '2.5.29.32.0' } })
 // @ts-expect-error verifyChain is a boolean
 await app.register(mtlsPassthrough, { mode: 'verify', verifyChain: 'yes' })
 // @ts-expect-error required is a boolean
@@ -50,6 +54,7 @@ app.get('/', { config: { mtls: { required: false } } }, async (request) => {
   expectType<Equal<typeof cert.subject, string>>(true)
   expectType<Equal<typeof cert.notAfter, Date>>(true)
   expectType<Equal<typeof cert.spiffeId, string | null>>(true)
+  expectType<Equal<typeof cert.policies, readonly string[]>>(true)
   expectType<Equal<typeof cert.san.dns, readonly string[]>>(true)
   expectType<Equal<typeof cert.subjectAttributes.CN, readonly string[] | undefined>>(true)
   expectType<Equal<typeof cert.tls, TlsInfo | undefined>>(true)
