@@ -16,9 +16,11 @@ export { DEFAULT_VERIFY_HEADERS, readAlbVerifyHeaders, readAlbVerifyRawHeaders }
 export type { AlbVerifyHeaderNames, HeaderMap } from './sources/alb-verify.js'
 export type * from './types.js'
 export { requireClientCert } from './fastify/guards.js'
+export { clientCertOf, hasClientCert } from './fastify/client-cert.js'
+export type { RequestWithClientCert } from './fastify/client-cert.js'
 export type {
   ClientCertRules, ClientCertCheck, ClientCertGuard, NameRules, SanRules, ValueMatcher, ValueRule, KnownAttributeName, AttributeOid
 } from './fastify/guards.js'
 export type { TrustedProxies } from './sources/trusted-proxies.js'
 export { DEFAULT_TRUSTED_PROXIES, compileTrustedProxies } from './sources/trusted-proxies.js'
-export { CertMissingError, CertMalformedError, CertInvalidError, ForbiddenError, InvalidOptionError } from './errors.js'
+export { CertMissingError, CertMalformedError, CertInvalidError, ForbiddenError, InvalidOptionError, NotRegisteredError } from './errors.js'
