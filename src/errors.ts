@@ -5,21 +5,24 @@
  * Each class is annotated with the named type `FastifyErrorConstructor`: without the annotation the
  * emitted declarations spell it `createError.FastifyErrorConstructor`, a namespace that does not
  * resolve under `moduleResolution: "bundler"` (and silently becomes `any` with skipLibCheck).
+ *
+ * The 400/401/403 errors capture no stack trace: they are expected answers to a client, logged as
+ * one line with the refusal's fields (refusal-log.ts), never as a stack.
  */
 import createError, { type FastifyErrorConstructor } from '@fastify/error'
 
 /** 401: no client certificate where one is required. */
 export const CertMissingError: FastifyErrorConstructor<{ code: 'FST_MTLS_CERT_MISSING', statusCode: 401 }> =
-  createError('FST_MTLS_CERT_MISSING', 'Client certificate required', 401)
+  createError('FST_MTLS_CERT_MISSING', 'Client certificate required', 401, Error, false)
 /** 400: the certificate header cannot be decoded or parsed. */
 export const CertMalformedError: FastifyErrorConstructor<{ code: 'FST_MTLS_CERT_MALFORMED', statusCode: 400 }> =
-  createError('FST_MTLS_CERT_MALFORMED', 'Client certificate header is malformed', 400)
+  createError('FST_MTLS_CERT_MALFORMED', 'Client certificate header is malformed', 400, Error, false)
 /** 401: the chain does not lead to a configured root, or a check failed. */
 export const CertInvalidError: FastifyErrorConstructor<{ code: 'FST_MTLS_CERT_INVALID', statusCode: 401 }> =
-  createError('FST_MTLS_CERT_INVALID', 'Client certificate is not valid', 401)
+  createError('FST_MTLS_CERT_INVALID', 'Client certificate is not valid', 401, Error, false)
 /** 403: a valid certificate that an authorization rule refuses. */
 export const ForbiddenError: FastifyErrorConstructor<{ code: 'FST_MTLS_FORBIDDEN', statusCode: 403 }> =
-  createError('FST_MTLS_FORBIDDEN', 'Client certificate is not authorized for this resource', 403)
+  createError('FST_MTLS_FORBIDDEN', 'Client certificate is not authorized for this resource', 403, Error, false)
 /** Thrown at registration or createVerifier() time for an option that cannot work. */
 export const InvalidOptionError: FastifyErrorConstructor<{ code: 'FST_MTLS_INVALID_OPTION', statusCode: 500 }, [string]> =
   createError('FST_MTLS_INVALID_OPTION', 'Invalid fastify-alb-mtls option: %s', 500, TypeError)
