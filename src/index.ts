@@ -18,6 +18,10 @@ export type * from './types.js'
 export { requireClientCert } from './fastify/guards.js'
 export { clientCertOf, hasClientCert } from './fastify/client-cert.js'
 export type { RequestWithClientCert } from './fastify/client-cert.js'
+export { VERIFIED_CHANNEL, REFUSED_CHANNEL } from './fastify/diagnostics.js'
+export type { MtlsVerifiedMessage, MtlsRefusedMessage } from './fastify/diagnostics.js'
+export { ALB_STATUS } from './fastify/refusal-log.js'
+export type { AlbTlsVerifyStatus, ClaimedCertificate, RefusalLogFields } from './fastify/refusal-log.js'
 export type {
   ClientCertRules, ClientCertCheck, ClientCertGuard, NameRules, SanRules, ValueMatcher, ValueRule, KnownAttributeName, AttributeOid
 } from './fastify/guards.js'
