@@ -146,7 +146,7 @@ test('every reason has an ALB status entry (null where ALB has no equivalent)', 
   assert.equal(ALB_STATUS['extended-key-usage'], 'ClientCertPurposeInvalid')
   assert.equal(ALB_STATUS['max-chain-depth-exceeded'], 'ClientCertMaxChainDepthExceeded')
   assert.equal(ALB_STATUS.missing, null)
-  assert.equal(Object.keys(ALB_STATUS).length, 28)
+  for (const [reason, status] of Object.entries(ALB_STATUS)) assert.ok(status === null || /^ClientCert[A-Z][A-Za-z]+$/.test(status), reason)
 })
 
 test('a cached refusal is published with cacheHit true and logs the same fields', async () => {
