@@ -10,9 +10,10 @@
  * `GET /engineering` is guarded by `requireClientCert`: only subjects with OU=Engineering get in (403
  * for everyone else).
  */
+import diagnosticsChannel from 'node:diagnostics_channel'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
 import mtls, { requireClientCert } from '../src/index.js'
-import type { ClientCertificate } from '../src/index.js'
+import type { ClientCertificate, MtlsRefusedMessage } from '../src/index.js'
 
 export interface DemoAppOptions {
   mode: 'passthrough' | 'verify'
@@ -61,6 +62,17 @@ export async function buildDemoApp (options: DemoAppOptions): Promise<FastifyIns
   app.setReplySerializer((payload) => `${JSON.stringify(payload, null, 2)}\n`)
   const log = options.log
   if (log !== undefined) {
+    // Every refusal on its own line, with its reason: the `fastify-alb-mtls:refused` diagnostics
+    // channel (docs/observability.md) is how an app audits refusals without patching the plugin.
+    const onRefused = (message: unknown): void => {
+      const m = message as MtlsRefusedMessage
+      if (m.request.server !== app) return // both demo apps share the process-wide channel
+      const client = m.client === null ? '' : ` client="${m.client.subject}" issuer="${m.client.issuer}"`
+      const alb = m.albStatus === null ? '' : ` (ALB: ${m.albStatus})`
+      log(`${options.mode} app: refused ${m.request.method} ${m.request.url}: ${m.reason}${alb}${m.rule === undefined ? '' : ` rule=${m.rule}`}${client}`)
+    }
+    diagnosticsChannel.subscribe('fastify-alb-mtls:refused', onRefused)
+    app.addHook('onClose', async () => { diagnosticsChannel.unsubscribe('fastify-alb-mtls:refused', onRefused) })
     app.addHook('onResponse', async (request, reply) => {
       const h = request.headers
       const who = request.clientCert?.subject ??

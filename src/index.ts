@@ -16,6 +16,12 @@ export { DEFAULT_VERIFY_HEADERS, readAlbVerifyHeaders, readAlbVerifyRawHeaders }
 export type { AlbVerifyHeaderNames, HeaderMap } from './sources/alb-verify.js'
 export type * from './types.js'
 export { requireClientCert } from './fastify/guards.js'
+export { clientCertOf, hasClientCert } from './fastify/client-cert.js'
+export type { RequestWithClientCert } from './fastify/client-cert.js'
+export { VERIFIED_CHANNEL, REFUSED_CHANNEL } from './fastify/diagnostics.js'
+export type { MtlsVerifiedMessage, MtlsRefusedMessage } from './fastify/diagnostics.js'
+export { ALB_STATUS } from './fastify/refusal-log.js'
+export type { AlbTlsVerifyStatus, ClaimedCertificate, RefusalLogFields } from './fastify/refusal-log.js'
 export type {
   ClientCertRules, ClientCertCheck, ClientCertGuard, NameRules, SanRules, ValueMatcher, ValueRule, KnownAttributeName, AttributeOid
 } from './fastify/guards.js'
@@ -23,4 +29,4 @@ export type { TrustedProxies } from './sources/trusted-proxies.js'
 export { DEFAULT_TRUSTED_PROXIES, compileTrustedProxies } from './sources/trusted-proxies.js'
 export { inTrustDomain, isSpiffeId, parseSpiffeId, spiffeTrustDomain } from './x509/spiffe.js'
 export type { SpiffeId } from './x509/spiffe.js'
-export { CertMissingError, CertMalformedError, CertInvalidError, ForbiddenError, InvalidOptionError } from './errors.js'
+export { CertMissingError, CertMalformedError, CertInvalidError, ForbiddenError, InvalidOptionError, NotRegisteredError } from './errors.js'

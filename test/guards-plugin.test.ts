@@ -205,12 +205,13 @@ test('bad plugin-level rules and route config fail at startup', async () => {
   assert.throws(() => app.get('/w', { onRequest: requireClientCert({ san: { dns: ['*.com'] } }) }, ok), /FST_MTLS_INVALID_OPTION|top-level/)
 })
 
-test('without the plugin, the guard fails closed with 401', async () => {
+test('without the plugin, the guard fails closed with 500 FST_MTLS_NOT_REGISTERED, naming the mistake', async () => {
   const app = Fastify()
   app.get('/', { onRequest: requireClientCert() }, ok)
   const res = await app.inject({ url: '/' })
-  assert.equal(res.statusCode, 401)
-  assert.equal(res.json().code, 'FST_MTLS_CERT_MISSING')
+  assert.equal(res.statusCode, 500)
+  assert.equal(res.json().code, 'FST_MTLS_NOT_REGISTERED')
+  assert.match(res.json().message, /route \/ uses requireClientCert, but request.clientCert is not decorated/)
   await app.close()
 })
 

@@ -75,9 +75,28 @@ async function certs (args: string[], io: Io): Promise<number> {
   return 0
 }
 
+/** Options whose value may be negative (`--verify-port -1`): parseArgs would read `-1` as an option. */
+const NUMERIC_OPTIONS = new Set(['--verify-port', '--passthrough-port'])
+
+/** `--verify-port -1` -> `--verify-port=-1`, so the documented spelling parses. */
+export function joinNegativeValues (args: readonly string[]): string[] {
+  const out: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i] as string
+    const next = args[i + 1]
+    if (NUMERIC_OPTIONS.has(arg) && next !== undefined && /^-\d+$/.test(next)) {
+      out.push(`${arg}=${next}`)
+      i++
+    } else {
+      out.push(arg)
+    }
+  }
+  return out
+}
+
 async function emulate (args: string[], io: Io): Promise<number> {
   const { values } = parseArgs({
-    args,
+    args: joinNegativeValues(args),
     options: {
       target: { type: 'string' },
       'verify-port': { type: 'string' },

@@ -8,7 +8,8 @@ import { BlockList, isIP } from 'node:net'
 import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { ClientCertificate } from '../types.js'
 import { attributeName, attributeOid } from '../x509/names.js'
-import { CertMissingError, ForbiddenError, InvalidOptionError } from '../errors.js'
+import { CertMissingError, ForbiddenError, InvalidOptionError, NotRegisteredError } from '../errors.js'
+import { refusedChannel, type MtlsRefusedMessage } from './diagnostics.js'
 
 /** An exact, case-sensitive value or a RegExp (not anchored for you: write `^...$`). */
 export type ValueMatcher = string | RegExp
@@ -354,6 +355,19 @@ export function failedRule (compiled: CompiledRules, cert: ClientCertificate): s
 }
 
 function forbid (request: FastifyRequest, cert: ClientCertificate, rule: string, done: HookHandlerDoneFunction, err?: unknown): void {
+  if (refusedChannel.hasSubscribers) {
+    refusedChannel.publish({
+      request,
+      code: 'FST_MTLS_FORBIDDEN',
+      reason: 'forbidden',
+      albStatus: null,
+      client: { subject: cert.subject, issuer: cert.issuer, serialNumber: cert.serialNumber, fingerprint256: cert.fingerprint256 },
+      rule,
+      identity: cert,
+      cacheHit: false,
+      durationMs: 0
+    } satisfies MtlsRefusedMessage)
+  }
   request.log.warn({
     mtls: { code: 'FST_MTLS_FORBIDDEN', rule, subject: cert.subject, fingerprint256: cert.fingerprint256 },
     ...(err === undefined ? {} : { err })
@@ -403,9 +417,19 @@ export function requireClientCert (rules?: ClientCertRules): ClientCertGuard {
   const compiled = compileRules(rules)
   return function requireClientCert (request, reply, done) {
     const cert = request.clientCert
-    if (cert === null || cert === undefined) {
-      if (cert === undefined) request.log.error('mtls: request.clientCert is undefined: register fastify-alb-mtls before routes that use requireClientCert')
-      else request.log.warn({ mtls: { code: 'FST_MTLS_CERT_MISSING' } }, 'mtls: client certificate required by the route guard')
+    if (cert === undefined) {
+      // No plugin in this app (or in this encapsulation context): no certificate was ever verified.
+      // A deployment mistake: answer 500 and say so, instead of refusing a valid client with 401.
+      const err = new NotRegisteredError(`route ${request.routeOptions.url ?? request.url} uses requireClientCert, but request.clientCert is not decorated: register the plugin in this app`)
+      request.log.error({ mtls: { code: err.code } }, err.message)
+      done(err)
+      return
+    }
+    if (cert === null) {
+      if (refusedChannel.hasSubscribers) {
+        refusedChannel.publish({ request, code: 'FST_MTLS_CERT_MISSING', reason: 'missing', albStatus: null, client: null, cacheHit: false, durationMs: 0 } satisfies MtlsRefusedMessage)
+      }
+      request.log.warn({ mtls: { code: 'FST_MTLS_CERT_MISSING', reason: 'missing' } }, 'mtls: client certificate required by the route guard')
       done(new CertMissingError())
       return
     }

@@ -11,6 +11,10 @@ import { CertInvalidError, CertMalformedError, CertMissingError, InvalidOptionEr
 import { authorize as applyRules, compileRules, type ClientCertRules, type CompiledRules } from './guards.js'
 import { readAlbVerifyRawHeaders, resolveVerifyHeaderNames, type AlbVerifyHeaderNames } from '../sources/alb-verify.js'
 import { compileTrustedProxies, type TrustedProxies } from '../sources/trusted-proxies.js'
+import { refusalFields } from './refusal-log.js'
+import { refusedChannel, verifiedChannel, type MtlsRefusedMessage, type MtlsVerifiedMessage } from './diagnostics.js'
+import { checkOptionNames, checkRegisteredOnce } from './options-check.js'
+import { logAnchors } from './startup-log.js'
 
 interface CommonPluginOptions {
   /** Refuse requests without a certificate (401). Default true; a route may override with `config.mtls.required`. */
@@ -136,6 +140,8 @@ const plugin: FastifyPluginCallback<MtlsPluginOptions> = (fastify, options, done
 }
 
 function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
+  checkRegisteredOnce(fastify)
+  if (options !== null && typeof options === 'object') checkOptionNames(options)
   const mode = options.mode ?? 'passthrough'
   if (mode !== 'passthrough' && mode !== 'verify') throw new InvalidOptionError("mode must be 'passthrough' or 'verify'")
   const names = resolveVerifyHeaderNames(options.verifyHeaders)
@@ -157,7 +163,10 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
 
   let verifier: Verifier | AlbVerifyVerifier
   let check: (request: FastifyRequest) => VerifyResult
+  // The header a refusal log line reads the client's claimed leaf from.
+  let certHeader: string
   if (options.mode === 'verify') {
+    certHeader = names.leaf
     const verifyVerifier = createAlbVerifyVerifier(options)
     verifier = verifyVerifier
     check = (request) => {
@@ -172,6 +181,7 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
     const attachTls = createTlsAttacher()
     const passthrough = createVerifier(options as PassthroughPluginOptions)
     const header = headerName((options as PassthroughPluginOptions).header)
+    certHeader = header
     verifier = passthrough
     check = (request) => {
       let value = request.headers[header]
@@ -187,15 +197,31 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
   }
 
   fastify.decorateRequest('clientCert', null)
-  fastify.decorate('mtls', Object.freeze({ verifier, reload: (material: TrustMaterial) => verifier.reload(material) }))
+  logAnchors(fastify.log, options.roots)
+  fastify.decorate('mtls', Object.freeze({
+    verifier,
+    reload: (material: TrustMaterial) => {
+      verifier.reload(material)
+      logAnchors(fastify.log, material.roots)
+    }
+  }))
   fastify.addHook('onRoute', (route) => {
     const config = route.config as { mtls?: unknown } | undefined
     checkRouteConfig(config?.mtls, route.url)
   })
 
   const hook: onRequestHookHandler = function mtlsClientCert (request, reply, next) {
+    // diagnostics_channel: timing and cache counters only while someone listens.
+    const observed = verifiedChannel.hasSubscribers || refusedChannel.hasSubscribers
+    const hitsBefore = observed ? verifier.stats().hits : 0
+    const started = observed ? performance.now() : 0
     const result = check(request)
+    const durationMs = observed ? performance.now() - started : 0
+    const cacheHit = observed && verifier.stats().hits > hitsBefore
     if (result.ok) {
+      if (verifiedChannel.hasSubscribers) {
+        verifiedChannel.publish({ request, identity: result.certificate, cacheHit, durationMs } satisfies MtlsVerifiedMessage)
+      }
       request.clientCert = result.certificate
       if (rules === null || request.routeOptions.config.mtls?.authorize === false) next()
       else applyRules(rules, request, result.certificate, next)
@@ -205,11 +231,17 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
       next()
       return
     }
+    const fields = refusalFields(result, request.headers[certHeader])
+    if (refusedChannel.hasSubscribers) {
+      refusedChannel.publish({
+        request, code: result.code, reason: result.reason, albStatus: fields.albStatus, client: fields.client ?? null, cacheHit, durationMs
+      } satisfies MtlsRefusedMessage)
+    }
     if (result.reason === 'header-mismatch') {
-      request.log.error({ mtls: { code: result.code, reason: result.reason, detail: result.message, remoteAddress: request.socket.remoteAddress } },
+      request.log.error({ mtls: { ...fields, remoteAddress: request.socket.remoteAddress } },
         'mtls: verify-mode headers disagree with the leaf certificate: possible header tampering')
     } else {
-      request.log.warn({ mtls: { code: result.code, reason: result.reason, detail: result.message } }, 'mtls: client certificate refused')
+      request.log.warn({ mtls: fields }, 'mtls: client certificate refused')
     }
     next(errorFor(result))
   }

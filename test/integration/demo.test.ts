@@ -13,10 +13,11 @@ import { fileURLToPath } from 'node:url'
 
 const repo = fileURLToPath(new URL('../..', import.meta.url))
 
-async function get (port: number, pki: string, id: boolean, urlPath = '/'): Promise<{ status: number, body: string }> {
-  const [ca, key, cert] = await Promise.all(['root-ca.crt', 'private-key.pem', 'certificate.crt'].map(async (f) => await readFile(path.join(pki, f), 'utf8')))
+async function get (port: number, pki: string, id: boolean | string, urlPath = '/'): Promise<{ status: number, body: string }> {
+  const dir = typeof id === 'string' ? `clients/${id}/` : ''
+  const [ca, key, cert] = await Promise.all(['root-ca.crt', `${dir}private-key.pem`, `${dir}certificate.crt`].map(async (f) => await readFile(path.join(pki, f), 'utf8')))
   return await new Promise((resolve, reject) => {
-    https.get({ host: '127.0.0.1', servername: 'localhost', port, path: urlPath, ca, ...(id ? { key, cert } : {}), agent: false }, (res) => {
+    https.get({ host: '127.0.0.1', servername: 'localhost', port, path: urlPath, ca, ...(id !== false ? { key, cert } : {}), agent: false }, (res) => {
       let body = ''
       res.on('data', (c: Buffer) => { body += c.toString() })
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
@@ -60,6 +61,20 @@ test('npm run demo: generates the PKI, prints the curl walk-through, serves both
     assert.equal((await get(passthroughPort, pki, false)).status, 401)
     // The guarded route: demo-client is not in OU=Engineering.
     assert.equal((await get(passthroughPort, pki, true, '/engineering')).status, 403)
+    // Refusals print their reason on their own line (issue 14): plugin refusals and handshake refusals.
+    assert.equal((await get(passthroughPort, pki, 'expired')).status, 401)
+    assert.equal((await get(passthroughPort, pki, 'untrusted')).status, 401)
+    await assert.rejects(get(verifyPort, pki, 'expired'))
+    const waitFor = async (re: RegExp): Promise<void> => {
+      // The log lines are written by the child as the requests end; give them a moment, never hang.
+      for (let i = 0; i < 500 && !re.test(stderr); i++) await new Promise((resolve) => setTimeout(resolve, 20))
+      assert.match(stderr, re)
+    }
+    await waitFor(/passthrough app: refused GET \/: expired \(ALB: ClientCertExpired\) client="CN=expired-client,O=Example Corp"/)
+    await waitFor(/passthrough app: refused GET \/: untrusted \(ALB: ClientCertUntrusted\) client="CN=mallory,O=Untrusted Corp"/)
+    await waitFor(/passthrough app: refused GET \/engineering: forbidden rule=subject.OU/)
+    // Verify mode refuses in the handshake, as ALB does; the reason is what OpenSSL reports.
+    await waitFor(/alb verify :\d+ TLS handshake refused: /)
   } finally {
     child.kill('SIGINT')
     assert.equal(await exited, 0, stderr)
