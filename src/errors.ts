@@ -14,3 +14,7 @@ export const CertInvalidError = createError('FST_MTLS_CERT_INVALID', 'Client cer
 export const ForbiddenError = createError('FST_MTLS_FORBIDDEN', 'Client certificate is not authorized for this resource', 403)
 /** Thrown at registration or createVerifier() time for an option that cannot work. */
 export const InvalidOptionError = createError('FST_MTLS_INVALID_OPTION', 'Invalid fastify-alb-mtls option: %s', 500, TypeError)
+/** 503: the trust material of a trust source (fastify-alb-mtls/s3) is older than its staleness limit. */
+export const TrustStaleError = createError('FST_MTLS_TRUST_STALE', 'Client certificates cannot be verified right now', 503)
+/** A trust source cannot produce its first material (thrown by createS3TrustStore). */
+export const TrustSourceError = createError('FST_MTLS_TRUST_SOURCE', 'Trust material cannot be loaded: %s', 500)

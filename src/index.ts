@@ -22,3 +22,4 @@ export type {
 export type { TrustedProxies } from './sources/trusted-proxies.js'
 export { DEFAULT_TRUSTED_PROXIES, compileTrustedProxies } from './sources/trusted-proxies.js'
 export { CertMissingError, CertMalformedError, CertInvalidError, ForbiddenError, InvalidOptionError } from './errors.js'
+export { TrustStaleError, TrustSourceError } from './errors.js'

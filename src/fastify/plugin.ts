@@ -6,8 +6,8 @@ import type { FastifyInstance, FastifyPluginCallback, FastifyRequest, onRequestH
 import fp from 'fastify-plugin'
 import { createVerifier, type TrustMaterial, type Verifier } from '../verifier/verifier.js'
 import { createAlbVerifyVerifier, createTlsAttacher, type AlbVerifyOptions, type AlbVerifyValues, type AlbVerifyVerifier } from '../verifier/verify-mode.js'
-import type { ClientCertificate, VerifierOptions, VerifyFailure, VerifyResult } from '../types.js'
-import { CertInvalidError, CertMalformedError, CertMissingError, InvalidOptionError } from '../errors.js'
+import type { ClientCertificate, TrustSource, VerifierOptions, VerifyFailure, VerifyResult } from '../types.js'
+import { CertInvalidError, CertMalformedError, CertMissingError, InvalidOptionError, TrustStaleError } from '../errors.js'
 import { authorize as applyRules, compileRules, type ClientCertRules, type CompiledRules } from './guards.js'
 import { readAlbVerifyRawHeaders, resolveVerifyHeaderNames, type AlbVerifyHeaderNames } from '../sources/alb-verify.js'
 import { compileTrustedProxies, type TrustedProxies } from '../sources/trusted-proxies.js'
@@ -27,6 +27,12 @@ interface CommonPluginOptions {
    * certificate, in this plugin's onRequest hook. A route opts out with `config.mtls.authorize: false`.
    */
   authorize?: ClientCertRules
+  /**
+   * Trust material followed from elsewhere (`createS3TrustStore` of `fastify-alb-mtls/s3`): its
+   * material replaces `roots`/`intermediates`/`crls`, its updates reload the verifier, and while it
+   * reports the material too old an accepted certificate is refused (`FST_MTLS_TRUST_STALE`, 503).
+   */
+  trustSource?: TrustSource
 }
 
 /** ALB mutual TLS passthrough: the whole chain in one header, validated here. */
@@ -154,6 +160,12 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
   if (options.required !== undefined && typeof options.required !== 'boolean') throw new InvalidOptionError('required must be a boolean')
   const required = options.required !== false
   const rules: CompiledRules | null = options.authorize === undefined ? null : compileRules(options.authorize, 'authorize')
+  const source = options.trustSource
+  if (source !== undefined && (source === null || typeof source.current !== 'function' || typeof source.follow !== 'function' || typeof source.staleness !== 'function')) {
+    throw new InvalidOptionError('trustSource must be a trust source such as createS3TrustStore() returns')
+  }
+  // The source's material wins over roots/intermediates/crls given beside it.
+  if (source !== undefined) options = { ...options, ...source.current() } as MtlsPluginOptions
 
   let verifier: Verifier | AlbVerifyVerifier
   let check: (request: FastifyRequest) => VerifyResult
@@ -188,6 +200,13 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
 
   fastify.decorateRequest('clientCert', null)
   fastify.decorate('mtls', Object.freeze({ verifier, reload: (material: TrustMaterial) => verifier.reload(material) }))
+  if (source !== undefined) {
+    const unfollow = source.follow({ reload: (material) => verifier.reload(material as TrustMaterial), log: fastify.log })
+    fastify.addHook('onClose', (_instance, closed) => {
+      unfollow()
+      closed()
+    })
+  }
   fastify.addHook('onRoute', (route) => {
     const config = route.config as { mtls?: unknown } | undefined
     checkRouteConfig(config?.mtls, route.url)
@@ -195,6 +214,17 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
 
   const hook: onRequestHookHandler = function mtlsClientCert (request, reply, next) {
     const result = check(request)
+    if (result.ok && source !== undefined) {
+      // Never accept on material older than the source's limit (its last confirmation is too old).
+      const stale = source.staleness()
+      if (stale !== null) {
+        request.log.error({ mtls: { code: 'FST_MTLS_TRUST_STALE', reason: 'trust-stale', detail: stale } }, 'mtls: trust material too old: certificate not accepted')
+        const err = new TrustStaleError()
+        Object.defineProperty(err, 'reason', { value: 'trust-stale', enumerable: false })
+        next(err)
+        return
+      }
+    }
     if (result.ok) {
       request.clientCert = result.certificate
       if (rules === null || request.routeOptions.config.mtls?.authorize === false) next()
