@@ -102,12 +102,13 @@ function classify (err: unknown, ref: S3ObjectRef, signal: AbortSignal): S3Fetch
   const e = (err ?? {}) as SdkError
   const status = e.$metadata?.httpStatusCode
   const detail = `${e.name ?? 'Error'}${status !== undefined ? ` (HTTP ${status})` : ''}: ${e.message ?? String(err)}`
-  if (signal.aborted || e.name === 'AbortError' || e.name === 'TimeoutError') return new S3FetchError('timeout', `${where}: no complete answer in time (${detail})`)
+  // Only our own deadline is a timeout; the SDK names network failures such as 'socket hang up' TimeoutError too.
+  if (signal.aborted) return new S3FetchError('timeout', `${where}: no complete answer in time (${detail})`)
   if (status === 404 || e.name === 'NoSuchKey' || e.name === 'NoSuchVersion' || e.name === 'NoSuchBucket' || e.name === 'NotFound') {
     return new S3FetchError('not-found', `${where}: object not found (${detail})`)
   }
   if (status === 403 || e.name === 'AccessDenied') return new S3FetchError('access-denied', `${where}: access denied (${detail})`)
-  if (status === undefined && (e.code !== undefined || /ECONN|EHOSTUNREACH|ENOTFOUND|socket|network/i.test(`${e.name ?? ''} ${e.message ?? ''}`))) {
+  if (status === undefined && (e.code !== undefined || e.name === 'TimeoutError' || /ECONN|EHOSTUNREACH|ENOTFOUND|EAI_AGAIN|socket|network/i.test(`${e.name ?? ''} ${e.message ?? ''}`))) {
     return new S3FetchError('unreachable', `${where}: ${detail}`)
   }
   return new S3FetchError('error', `${where}: ${detail}`)
