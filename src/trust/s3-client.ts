@@ -75,7 +75,7 @@ type SdkModule = typeof import('@aws-sdk/client-s3')
 let sdk: Promise<SdkModule> | undefined
 
 /** Loads the optional peer dependency once. */
-export async function loadSdk (): Promise<SdkModule> {
+async function loadSdk (): Promise<SdkModule> {
   sdk ??= import('@aws-sdk/client-s3').catch((err: NodeJS.ErrnoException) => {
     sdk = undefined
     if (err.code === 'ERR_MODULE_NOT_FOUND') {

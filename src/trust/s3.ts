@@ -149,6 +149,14 @@ function numberOption (value: unknown, name: string, fallback: number, min: numb
   return value
 }
 
+/**
+ * Wait before the next poll: `interval` times a factor spread evenly over [1 - jitter, 1 + jitter],
+ * so instances started together (an autoscaling group) do not keep polling together.
+ */
+export function pollDelay (interval: number, jitter: number, random: () => number = Math.random): number {
+  return interval * (1 - jitter + 2 * jitter * random())
+}
+
 type Role = 'bundle' | 'intermediates' | 'crl'
 
 interface Tracked {
@@ -331,7 +339,7 @@ export async function createS3TrustStore (options: S3TrustStoreOptions): Promise
   let closed = false
   const schedule = (): void => {
     if (closed) return
-    const delay = pollInterval * (1 - jitter + 2 * jitter * Math.random())
+    const delay = pollDelay(pollInterval, jitter)
     timer = setTimeout(() => {
       timer = null
       refresh().catch(() => {}).finally(schedule)

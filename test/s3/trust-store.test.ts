@@ -140,6 +140,28 @@ describe('following the trust store', () => {
     store.close()
   })
 
+  test('verify mode: the CRLs from S3 revoke what ALB let through', async () => {
+    await uploadGood('verify')
+    const store = await open('verify')
+    const app = Fastify()
+    apps.push(app)
+    await app.register(mtls, { mode: 'verify', ...store.current(), trustSource: store })
+    app.get('/', async (request) => ({ cn: request.clientCert?.commonName }))
+    const stamp = (d: Date): string => d.toISOString().replace(/\.\d{3}Z$/, 'Z')
+    const headers = (cert: Issued): Record<string, string> => ({
+      'x-amzn-mtls-clientcert-serial-number': cert.serialNumber.toUpperCase(),
+      'x-amzn-mtls-clientcert-issuer': 'CN=Test Intermediate CA,O=fastify-alb-mtls',
+      'x-amzn-mtls-clientcert-subject': 'CN=soon revoked',
+      'x-amzn-mtls-clientcert-validity': `NotBefore=${stamp(cert.spec.notBefore!)};NotAfter=${stamp(cert.spec.notAfter!)}`,
+      'x-amzn-mtls-clientcert-leaf': toAlbHeader([cert.pem])
+    })
+    assert.equal((await app.inject({ url: '/', headers: headers(revoked) })).statusCode, 200)
+    await s3.put('verify/intermediate.crl.pem', await crl(pki.intermediate, [revoked.serialNumber], 2))
+    assert.equal(await store.refresh(), 'reloaded')
+    const res = await app.inject({ url: '/', headers: headers(revoked) })
+    assert.equal(res.statusCode, 401)
+  })
+
   test('versionId is sent on every GET of a pinned object', async () => {
     await uploadGood('pinned')
     const before = s3.seen.length
