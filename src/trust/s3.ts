@@ -172,6 +172,10 @@ interface Tracked {
 
 class MaterialError extends Error {}
 
+function sameItems (a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  return a.length === b.length && a.every((item, i) => Buffer.from(item.buffer, item.byteOffset, item.byteLength).equals(b[i]!))
+}
+
 /** Sorts the certificates of the bundle objects into anchors and helpers, as loadTrustStore does. */
 function buildMaterial (objects: ReadonlyArray<{ role: Role, uri: string, items: Uint8Array[] }>, trustIntermediates: boolean): LoadedS3Material {
   const out: LoadedS3Material = { roots: [], intermediates: [], crls: [] }
@@ -218,6 +222,11 @@ export async function createS3TrustStore (options: S3TrustStoreOptions): Promise
   if (options.now !== undefined && typeof options.now !== 'function') throw new InvalidOptionError('now must be a function returning epoch ms')
   const now = options.now ?? Date.now
   const trustIntermediates = options.trustIntermediates === true
+  const objectCount = 1 + intermediateRefs.length + crlRefs.length
+  // A limit shorter than one normal poll cycle would refuse certificates between healthy polls.
+  if (options.poll !== false && maxStaleness < pollInterval * (1 + jitter) + requestTimeout * objectCount) {
+    throw new InvalidOptionError(`maxStaleness (${maxStaleness} ms) must cover one poll cycle: pollInterval x (1 + jitter) + requestTimeout x ${objectCount} objects = ${Math.ceil(pollInterval * (1 + jitter) + requestTimeout * objectCount)} ms`)
+  }
 
   const tracked: Tracked[] = [
     { ref: bundleRef, role: 'bundle' as const },
@@ -256,6 +265,13 @@ export async function createS3TrustStore (options: S3TrustStoreOptions): Promise
   const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<S3TrustFaultKind, number>
   let lastFault: S3TrustFault | null = null
 
+  /** Logs the end of a stale period (certificates are accepted again). */
+  const recovered = (at: number): void => {
+    if (material !== null && at - confirmedAt > maxStaleness) {
+      log('info', { event: 'recovered', ageMs: at - confirmedAt, maxStalenessMs: maxStaleness }, 'mtls: S3 trust material confirmed again: certificates are accepted again')
+    }
+  }
+
   const label = (role: Role): string => role === 'crl' ? 'X509 CRL' : 'CERTIFICATE'
 
   /** One round: conditional GETs, then one atomic hand-over when anything changed. */
@@ -272,9 +288,17 @@ export async function createS3TrustStore (options: S3TrustStoreOptions): Promise
           maxBytes: maxObjectBytes,
           timeout: requestTimeout
         })
-        if (result.modified) fetched.set(object, { etag: result.etag, versionId: result.versionId, size: result.body.size, items: result.body.items })
+        if (!result.modified) continue
+        // Same bytes under a new ETag (a re-upload, or a store without ETags): nothing to reload.
+        if (material !== null && sameItems(result.body.items, object.items)) {
+          object.etag = result.etag
+          object.versionId = result.versionId
+          continue
+        }
+        fetched.set(object, { etag: result.etag, versionId: result.versionId, size: result.body.size, items: result.body.items })
       }
       if (fetched.size === 0) {
+        recovered(started)
         confirmedAt = started
         unchanged++
         return 'unchanged'
@@ -294,6 +318,7 @@ export async function createS3TrustStore (options: S3TrustStoreOptions): Promise
       const previous = material
       material = next
       for (const [object, got] of fetched) Object.assign(object, got)
+      recovered(started)
       loadedAt = confirmedAt = started
       if (previous !== null) {
         reloads++

@@ -24,7 +24,7 @@ function memoryFetcher (objects: Map<string, { body: Uint8Array, etag: string }>
       await new Promise((resolve) => setImmediate(resolve))
       const object = objects.get(ref.key)
       if (object === undefined) throw new Error(`no ${ref.key}`)
-      if (options.ifNoneMatch === object.etag) return { modified: false }
+      if (options.ifNoneMatch !== undefined && options.ifNoneMatch === object.etag) return { modified: false }
       return { modified: true, etag: object.etag, versionId: undefined, body: { items: [object.body], size: object.body.length } }
     },
     destroy () {}
@@ -102,4 +102,27 @@ test('single flight: refresh() during a round joins it; nextPoll() resolves afte
 
 test('the first load that fails throws FST_MTLS_TRUST_SOURCE', async () => {
   await assert.rejects(createS3TrustStore({ caBundle: 's3://bucket-a/none.pem', fetcher: memoryFetcher(new Map()), poll: false }), { code: 'FST_MTLS_TRUST_SOURCE', message: /no none\.pem/ })
+})
+
+test('a store without ETags: the same bytes again are no change (no reload, the verdict cache survives)', async () => {
+  const objects = new Map([['ca.pem', { body: pki.root.der, etag: undefined as unknown as string }]])
+  const store = await createS3TrustStore({ caBundle: 's3://bucket-a/ca.pem', fetcher: memoryFetcher(objects), poll: false })
+  let reloads = 0
+  store.follow({ reload: () => { reloads++ } })
+  assert.equal(await store.refresh(), 'unchanged')
+  assert.equal(await store.refresh(), 'unchanged')
+  assert.equal(reloads, 0)
+  objects.set('ca.pem', { body: new Uint8Array(pki.root.der), etag: undefined as unknown as string })
+  assert.equal(await store.refresh(), 'unchanged')
+  objects.set('ca.pem', { body: (await createTestPki({ freshKeys: true })).root.der, etag: undefined as unknown as string })
+  assert.equal(await store.refresh(), 'reloaded')
+  assert.equal(reloads, 1)
+  store.close()
+})
+
+test('maxStaleness must cover one poll cycle when polling', async () => {
+  const fetcher = memoryFetcher(new Map([['ca.pem', { body: pki.root.der, etag: '"1"' }]]))
+  await assert.rejects(createS3TrustStore({ caBundle: 's3://bucket-a/ca.pem', fetcher, pollInterval: 60_000, maxStaleness: 60_000 }), { code: 'FST_MTLS_INVALID_OPTION', message: /must cover one poll cycle/ })
+  const store = await createS3TrustStore({ caBundle: 's3://bucket-a/ca.pem', fetcher, pollInterval: 60_000, jitter: 0, requestTimeout: 1000, maxStaleness: 61_000 })
+  store.close()
 })

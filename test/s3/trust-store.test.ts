@@ -278,6 +278,8 @@ describe('faults keep the last good material', () => {
 
     await s3.restart()
     assert.equal(await store.refresh(), 'unchanged')
+    assert.equal(log.at(-1)?.level, 'info')
+    assert.match(log.at(-1)!.msg, /confirmed again/)
     assert.equal(store.staleness(), null)
     assert.equal(await status(app, pki.leaf, pki.intermediate), 200)
   })
