@@ -264,6 +264,7 @@ export async function createS3TrustStore (options: S3TrustStoreOptions): Promise
   let failures = 0
   const faults = Object.fromEntries(FAULT_KINDS.map((k) => [k, 0])) as Record<S3TrustFaultKind, number>
   let lastFault: S3TrustFault | null = null
+  let closed = false
 
   /** Logs the end of a stale period (certificates are accepted again). */
   const recovered = (at: number): void => {
@@ -328,6 +329,8 @@ export async function createS3TrustStore (options: S3TrustStoreOptions): Promise
       return 'reloaded'
     } catch (err) {
       if (material === null) throw err
+      // close() during a round: the client was torn down on purpose.
+      if (closed) return 'failed'
       const kind: S3TrustFaultKind = err instanceof S3FetchError ? err.kind : err instanceof MaterialError ? 'invalid-material' : 'error'
       failures++
       faults[kind]++
@@ -361,7 +364,6 @@ export async function createS3TrustStore (options: S3TrustStoreOptions): Promise
   }
 
   let timer: NodeJS.Timeout | null = null
-  let closed = false
   const schedule = (): void => {
     if (closed) return
     const delay = pollDelay(pollInterval, jitter)
