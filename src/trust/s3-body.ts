@@ -80,6 +80,10 @@ export class BodyDecoder {
     this.received += chunk.length
     if (this.received > this.max) throw new ObjectBodyError(`object is larger than ${this.max} bytes`)
     if (this.expected !== undefined && this.received > this.expected) throw new ObjectBodyError(`object is longer than its Content-Length ${this.expected}`)
+    if (this.mode === 'start' && this.received === chunk.length && chunk[0] === 0xef && chunk[1] === 0xbb && chunk[2] === 0xbf) {
+      // A UTF-8 byte order mark, as some editors write at the start of a PEM bundle.
+      chunk = chunk.subarray(3)
+    }
     if (this.mode === 'start' && chunk.length > 0) {
       this.mode = chunk[0] === 0x30 ? 'der' : 'outside'
       // Sized once from Content-Length: DER is the body itself, PEM decodes to at most 3/4 of it.

@@ -42,6 +42,12 @@ test('bundles: several blocks, comment and blank lines, no final newline; items 
   assert.equal(items[0]!.buffer, items[1]!.buffer)
 })
 
+test('a UTF-8 byte order mark before the first block is skipped', () => {
+  const der = randomBytes(40)
+  const [out] = decode(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(pem(der))]), 64)
+  assert.ok(same(out!, der))
+})
+
 test('DER is taken whole, in one buffer sized from Content-Length', () => {
   const der = Buffer.concat([Buffer.from([0x30, 0x82, 0x03, 0xe8]), randomBytes(1000)])
   const [out] = decode(der, 100)
