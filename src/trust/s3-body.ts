@@ -186,6 +186,11 @@ export class BodyDecoder {
     this.line = ''
   }
 
+  /** Bytes received so far. */
+  get bytes (): number {
+    return this.received
+  }
+
   /** Ends the body; throws when it is incomplete. */
   end (): DecodedObject {
     if (this.expected !== undefined && this.received !== this.expected) {
@@ -222,7 +227,9 @@ export async function decodeBody (
   } catch (err) {
     body.destroy?.()
     if (signal?.aborted === true) throw new ObjectBodyError('read timed out')
-    throw err
+    if (err instanceof ObjectBodyError) throw err
+    // The connection broke mid-body (reset, aborted): a truncated transfer.
+    throw new ObjectBodyError(`transfer cut short after ${decoder.bytes} of ${expected ?? 'unknown'} bytes (${(err as Error).message})`)
   } finally {
     signal?.removeEventListener('abort', onAbort)
   }

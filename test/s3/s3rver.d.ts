@@ -9,7 +9,7 @@ declare module 's3rver' {
     resetOnClose?: boolean
     configureBuckets?: Array<{ name: string }>
   }
-  type Middleware = (ctx: { method: string, path: string, query: Record<string, string>, headers: Record<string, string | undefined>, status: number }, next: () => Promise<void>) => Promise<void>
+  type Middleware = (ctx: { method: string, path: string, query: Record<string, string>, headers: Record<string, string | undefined>, status: number, body: unknown, length: number, res: import('node:http').ServerResponse }, next: () => Promise<void>) => Promise<void>
   export default class S3rver {
     constructor (options: S3rverOptions)
     middleware: Middleware[]

@@ -11,6 +11,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { PassThrough } from 'node:stream'
 import S3rver from 's3rver'
 import { DeleteObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 
@@ -27,6 +28,11 @@ export interface TestS3 {
   remove (key: string): Promise<void>
   /** Holds every GET until the returned function is called. */
   hold (): () => void
+  /**
+   * The next 200 GET of `key` sends half its body under the full Content-Length and then ends the
+   * connection ('truncate') or stops sending until released ('stall'). Returns the release.
+   */
+  breakNext (key: string, how: 'truncate' | 'stall'): () => void
   stop (): Promise<void>
   /** Starts again on the same port with the same objects. */
   restart (): Promise<void>
@@ -37,6 +43,7 @@ export async function startS3 (): Promise<TestS3> {
   const directory = mkdtempSync(join(tmpdir(), 'fastify-alb-mtls-s3-'))
   const seen: Seen[] = []
   let gate: Promise<void> | null = null
+  let broken: { path: string, how: 'truncate' | 'stall', release: Promise<void> } | null = null
   let port = 0
   let server: S3rver | null = null
   let writing: Promise<unknown> | null = null
@@ -79,6 +86,20 @@ export async function startS3 (): Promise<TestS3> {
           for (const resolve of ready) resolve()
         }
       }
+      if (broken !== null && ctx.method === 'GET' && ctx.status === 200 && ctx.path === broken.path) {
+        const { how, release } = broken
+        broken = null
+        const chunks: Buffer[] = []
+        for await (const chunk of ctx.body as AsyncIterable<Buffer>) chunks.push(chunk)
+        const whole = Buffer.concat(chunks)
+        const body = new PassThrough()
+        ctx.body = body
+        ctx.length = whole.length
+        body.write(whole.subarray(0, whole.length >> 1))
+        // Cut the connection once the half is on its way: the client has fewer bytes than announced.
+        if (how === 'truncate') setTimeout(() => ctx.res.destroy(), 20)
+        else release.then(() => body.destroy(), () => {})
+      }
       seen.push({ method: ctx.method, path: ctx.path, versionId: ctx.query.versionId, ifNoneMatch: ctx.headers['if-none-match'], status: ctx.status })
     })
     port = (await s.run()).port
@@ -105,6 +126,11 @@ export async function startS3 (): Promise<TestS3> {
         gate = null
         release()
       }
+    },
+    breakNext (key, how) {
+      let release!: () => void
+      broken = { path: `/${BUCKET}/${key}`, how, release: new Promise((resolve) => { release = resolve }) }
+      return () => release()
     },
     async stop () {
       await server?.close()

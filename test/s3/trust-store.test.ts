@@ -225,6 +225,21 @@ describe('faults keep the last good material', () => {
     await fault('invalid-material', async () => { await s3.put('faults/intermediate.crl.pem', good) })
   })
 
+  test('a transfer cut short, and a body that stalls halfway', async () => {
+    // The ETag in force must differ for the server to answer 200 with a body.
+    const fresh = await crl(pki.intermediate, [], 9)
+    await s3.put('faults/intermediate.crl.pem', fresh)
+    s3.breakNext('faults/intermediate.crl.pem', 'truncate')
+    await fault('bad-body', async () => {})
+    await s3.put('faults/intermediate.crl.pem', await crl(pki.intermediate, [], 10))
+    const release = s3.breakNext('faults/intermediate.crl.pem', 'stall')
+    try {
+      await fault('timeout', async () => {})
+    } finally {
+      release()
+    }
+  })
+
   test('a bundle with no CA', async () => {
     await s3.put('faults/ca-bundle.pem', bundle(pki.intermediate))
     await fault('invalid-material', async () => { await s3.put('faults/ca-bundle.pem', bundle(pki.root, pki.intermediate)) })
