@@ -1,8 +1,9 @@
 /**
- * A real S3-compatible server for the tests: s3rver (Koa, file-system store) on 127.0.0.1, signing
- * checked with its fixed credentials S3RVER/S3RVER. Two test hooks run in front of its own
- * middleware: a request log (method, key, versionId, If-None-Match, status) and a gate that holds
- * GETs back to play a slow server. s3rver does not implement bucket versioning: it ignores
+ * A real S3-compatible server for the tests: s3rver (Koa, file-system store) on 127.0.0.1. It knows
+ * one access key, S3RVER (an unknown one is refused with 403; SigV4 signatures are not checked).
+ * Test hooks run in front of its own middleware: a request log (method, key, versionId,
+ * If-None-Match, status), a gate that holds GETs back to play a slow server, and a body breaker
+ * (half a body, then a cut connection or a stall). s3rver does not implement bucket versioning: it ignores
  * `versionId` and serves the current object, so tests can only see that the loader asks for it.
  * Its file-system store writes an object's body and its metadata (ETag) one after the other, so a
  * GET during a PUT can pair the old body with the new ETag, which S3 never does (a PUT is atomic):

@@ -307,6 +307,17 @@ describe('first load and options', () => {
     await assert.rejects(open('bad-first', { crls: [] }), { code: 'FST_MTLS_TRUST_SOURCE', message: /no root/ })
   })
 
+  test('an unknown access key: access denied; an object over maxObjectBytes: too large', async () => {
+    await uploadGood('limits')
+    await assert.rejects(open('limits', { credentials: { accessKeyId: 'NOBODY', secretAccessKey: 'wrong' } }), { code: 'FST_MTLS_TRUST_SOURCE', message: /access denied/ })
+    const store = await open('limits', { maxObjectBytes: 4096 })
+    const serials = Array.from({ length: 200 }, (_, i) => (0x100000 + i).toString(16))
+    await s3.put('limits/root.crl.pem', await crl(pki.root, serials, 2))
+    assert.equal(await store.refresh(), 'failed')
+    assert.equal(store.stats().lastFault?.kind, 'too-large')
+    assert.match(store.stats().lastFault!.message, /exceeds the limit of 4096 bytes/)
+  })
+
   test('the plugin refuses material its verifier rejects at registration', async () => {
     await s3.put('bad-crl/ca-bundle.pem', bundle(pki.root, pki.intermediate))
     await s3.put('bad-crl/root.crl.pem', await crl(pki.root, [], 1, await generateKeyPair('p-256', { fresh: true })))
