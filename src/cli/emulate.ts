@@ -184,14 +184,11 @@ export async function startAlbEmulator (options: AlbEmulatorOptions): Promise<Al
       const host = listener.host ?? options.host ?? '127.0.0.1'
       const verify = listener.mode === 'verify'
       const server = https.createServer({
-        cert: options.cert,
-        key: options.key,
+        // The same context options setTrustStore uses (cert, key, TLS 1.2+, no session tickets).
+        ...contextOptions,
         ...(verify ? { ca: options.trustStore } : {}),
         requestCert: true,
-        rejectUnauthorized: verify,
-        minVersion: 'TLSv1.2',
-        // ALB supports no session resumption with mutual TLS: every connection presents its certificate.
-        secureOptions: cryptoConstants.SSL_OP_NO_TICKET
+        rejectUnauthorized: verify
       })
       let port = 0
       server.on('tlsClientError', (err: Error & { reason?: string }) => {
