@@ -94,6 +94,10 @@ if (want('s3')) {
     ['the obvious read (collect, concat, string, base64)', mib(s3.naiveFetchDecode.peakExtraMiB), (s3.naiveFetchDecode.peakExtraMiB / der).toFixed(2), mib(s3.naiveFetchDecode.retainedArrayBuffersMiB), `${s3.naiveFetchDecode.seconds.toFixed(1)} s`],
     ['verifier load: CRL parse + index (src/validation/crl.ts)', mib(s3.verifierLoad.peakExtraMiB), (s3.verifierLoad.peakExtraMiB / der).toFixed(2), mib(s3.verifierLoad.retainedArrayBuffersMiB), `${s3.verifierLoad.seconds.toFixed(1)} s`]
   ]))
+  // The loader's bound: one output buffer (DER size) plus the SDK's and the decoder's working set.
+  const bound = 2 * der + 32
+  report.s3CrlWithinBound = s3.fetchDecode.peakExtraMiB <= bound
+  console.log(`fetch + decode within 2 x DER + 32 MiB (${mib(bound)}): ${s3.fetchDecode.peakExtraMiB <= bound ? 'yes' : 'NO'}`)
   if (!s3.revokedFound) console.log('warning: the leaf listed last in the CRL was not refused as revoked')
 }
 
