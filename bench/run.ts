@@ -12,6 +12,7 @@ import { runHostile } from './hostile.js'
 import { runHttp } from './http.js'
 import { runMemory } from './memory.js'
 import { runMicro } from './micro.js'
+import { runS3CrlMemory } from './s3-crl.js'
 import { createVerifier } from '../src/verifier/verifier.js'
 
 const quick = process.argv.includes('--quick') || process.env.BENCH_QUICK === '1'
@@ -102,6 +103,26 @@ if (want('memory')) {
     ['RSS: before -> after', `${memory.rssBeforeMiB.toFixed(1)} -> ${memory.rssAfterMiB.toFixed(1)} MiB`],
     ['within the bound (1.5 x maxBytes: successes, failures\' quarter, slack)', memory.withinBound ? 'yes' : 'NO']
   ]))
+}
+
+if (want('s3')) {
+  // Issue 16: ALB allows CRL files of 50 MB; loading one from S3 must take bounded extra memory.
+  const megabytes = quick ? 2 : 50
+  const s3 = await runS3CrlMemory(megabytes)
+  report.s3Crl = s3
+  const mib = (n: number): string => `${n.toFixed(1)} MiB`
+  const der = s3.derBytes / 1048576
+  console.log(`\nCRL of ${mib(der)} DER (${mib(s3.pemBytes / 1048576)} PEM, ${s3.entries.toLocaleString('en')} entries) loaded from S3 (s3rver on 127.0.0.1), peak RSS by ${s3.peakMethod}:`)
+  console.log(table(['phase', 'peak extra RSS', 'x DER size', 'kept after GC (array buffers)', 'time'], [
+    ['fetch + streamed PEM decode (createS3TrustStore)', mib(s3.fetchDecode.peakExtraMiB), (s3.fetchDecode.peakExtraMiB / der).toFixed(2), mib(s3.fetchDecode.retainedArrayBuffersMiB), `${s3.fetchDecode.seconds.toFixed(1)} s`],
+    ['the obvious read (collect, concat, string, base64)', mib(s3.naiveFetchDecode.peakExtraMiB), (s3.naiveFetchDecode.peakExtraMiB / der).toFixed(2), mib(s3.naiveFetchDecode.retainedArrayBuffersMiB), `${s3.naiveFetchDecode.seconds.toFixed(1)} s`],
+    ['verifier load: CRL parse + index (src/validation/crl.ts)', mib(s3.verifierLoad.peakExtraMiB), (s3.verifierLoad.peakExtraMiB / der).toFixed(2), mib(s3.verifierLoad.retainedArrayBuffersMiB), `${s3.verifierLoad.seconds.toFixed(1)} s`]
+  ]))
+  // The loader's bound: one output buffer (DER size) plus the SDK's and the decoder's working set.
+  const bound = 2 * der + 32
+  report.s3CrlWithinBound = s3.fetchDecode.peakExtraMiB <= bound
+  console.log(`fetch + decode within 2 x DER + 32 MiB (${mib(bound)}): ${s3.fetchDecode.peakExtraMiB <= bound ? 'yes' : 'NO'}`)
+  if (!s3.revokedFound) console.log('warning: the leaf listed last in the CRL was not refused as revoked')
 }
 
 const dir = fileURLToPath(new URL('./results/', import.meta.url))

@@ -32,3 +32,9 @@ export const InvalidOptionError: FastifyErrorConstructor<{ code: 'FST_MTLS_INVAL
  */
 export const NotRegisteredError: FastifyErrorConstructor<{ code: 'FST_MTLS_NOT_REGISTERED', statusCode: 500 }, [string]> =
   createError('FST_MTLS_NOT_REGISTERED', 'fastify-alb-mtls is not registered: %s', 500)
+/** 503: the trust material of a trust source (fastify-alb-mtls/s3) is older than its staleness limit. */
+export const TrustStaleError: FastifyErrorConstructor<{ code: 'FST_MTLS_TRUST_STALE', statusCode: 503 }> =
+  createError('FST_MTLS_TRUST_STALE', 'Client certificates cannot be verified right now', 503)
+/** A trust source cannot produce its first material (thrown by createS3TrustStore). */
+export const TrustSourceError: FastifyErrorConstructor<{ code: 'FST_MTLS_TRUST_SOURCE', statusCode: 500 }, [string]> =
+  createError('FST_MTLS_TRUST_SOURCE', 'Trust material cannot be loaded: %s', 500)

@@ -30,3 +30,4 @@ export { DEFAULT_TRUSTED_PROXIES, compileTrustedProxies } from './sources/truste
 export { inTrustDomain, isSpiffeId, parseSpiffeId, spiffeTrustDomain } from './x509/spiffe.js'
 export type { SpiffeId } from './x509/spiffe.js'
 export { CertMissingError, CertMalformedError, CertInvalidError, ForbiddenError, InvalidOptionError, NotRegisteredError } from './errors.js'
+export { TrustStaleError, TrustSourceError } from './errors.js'

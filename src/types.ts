@@ -128,6 +128,12 @@ export type InvalidReason =
   /** The path's policy tree would exceed the processing bound (crafted policies or mappings). */
   | 'policy-limit-exceeded'
 
+/**
+ * Why the plugin refused a certificate the verifier accepted (code `FST_MTLS_TRUST_STALE`, HTTP 503):
+ * its `trustSource` has not confirmed the trust material within its staleness limit.
+ */
+export type UnavailableReason = 'trust-stale'
+
 export type FailureReason = 'missing' | MalformedReason | InvalidReason
 
 export interface VerifySuccess {
@@ -243,4 +249,37 @@ export interface VerifierOptions {
    * usable CRL, else reason `revocation-unknown`.
    */
   crlPolicy?: { onExpired?: 'reject' | 'ignore', onMissing?: 'allow' | 'reject' }
+}
+
+/** Trust material as a trust source hands it over (the `roots`, `intermediates` and `crls` options). */
+export interface SourcedTrustMaterial {
+  roots: readonly CertificateInput[]
+  intermediates?: readonly CertificateInput[]
+  crls?: readonly CrlInput[]
+}
+
+/** A pino-style logger (Fastify's `log` fits). */
+export interface TrustSourceLog {
+  info (obj: object, msg: string): void
+  warn (obj: object, msg: string): void
+  error (obj: object, msg: string): void
+}
+
+/**
+ * Trust material followed from elsewhere (`createS3TrustStore` of `fastify-alb-mtls/s3`). Given to
+ * the plugin as `trustSource`, it supplies the material, reloads the verifier when the material
+ * changes and makes the plugin refuse accepted certificates (`FST_MTLS_TRUST_STALE`, 503) while
+ * `staleness` says the material is too old.
+ */
+export interface TrustSource {
+  /** The material in force now. */
+  current (): SourcedTrustMaterial
+  /**
+   * Registers a follower: `reload` is called with every new material (throwing refuses it, and the
+   * source keeps the last good material); `log` receives the source's events when it has no logger
+   * of its own. Returns the function that unregisters it.
+   */
+  follow (follower: { reload (material: SourcedTrustMaterial): void, log?: TrustSourceLog }): () => void
+  /** Null while the material may be relied on now (by the source's clock); otherwise why not. Cheap: called per accepted request. */
+  staleness (): string | null
 }

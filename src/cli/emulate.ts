@@ -65,6 +65,11 @@ export interface AlbEmulator {
   /** Bound ports, in the order of `options.listeners`. */
   readonly ports: readonly number[]
   readonly listeners: readonly AlbListenerInfo[]
+  /**
+   * Replaces the CA bundle of the verify listeners (as ALB does when its trust store changes, e.g.
+   * one followed from S3): handshakes from now on use it, established connections keep theirs.
+   */
+  setTrustStore (trustStore: string | Buffer): void
   /** Stops accepting, ends open connections, resolves when every listener is closed. */
   close (): Promise<void>
 }
@@ -149,7 +154,15 @@ export async function startAlbEmulator (options: AlbEmulatorOptions): Promise<Al
   const log = options.log ?? (() => {})
   const agent = new http.Agent({ keepAlive: true })
   const servers: https.Server[] = []
+  const verifyServers: https.Server[] = []
   const infos: AlbListenerInfo[] = []
+  const contextOptions = {
+    cert: options.cert,
+    key: options.key,
+    minVersion: 'TLSv1.2' as const,
+    // ALB supports no session resumption with mutual TLS: every connection presents its certificate.
+    secureOptions: cryptoConstants.SSL_OP_NO_TICKET
+  }
 
   const close = async (): Promise<void> => {
     await Promise.all(servers.map(async (server) => await new Promise<void>((resolve) => {
@@ -171,14 +184,11 @@ export async function startAlbEmulator (options: AlbEmulatorOptions): Promise<Al
       const host = listener.host ?? options.host ?? '127.0.0.1'
       const verify = listener.mode === 'verify'
       const server = https.createServer({
-        cert: options.cert,
-        key: options.key,
+        // The same context options setTrustStore uses (cert, key, TLS 1.2+, no session tickets).
+        ...contextOptions,
         ...(verify ? { ca: options.trustStore } : {}),
         requestCert: true,
-        rejectUnauthorized: verify,
-        minVersion: 'TLSv1.2',
-        // ALB supports no session resumption with mutual TLS: every connection presents its certificate.
-        secureOptions: cryptoConstants.SSL_OP_NO_TICKET
+        rejectUnauthorized: verify
       })
       let port = 0
       server.on('tlsClientError', (err: Error & { reason?: string }) => {
@@ -218,6 +228,7 @@ export async function startAlbEmulator (options: AlbEmulatorOptions): Promise<Al
         })
       })
       servers.push(server)
+      if (verify) verifyServers.push(server)
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject)
         server.listen(listener.port ?? 0, host, () => {
@@ -236,6 +247,9 @@ export async function startAlbEmulator (options: AlbEmulatorOptions): Promise<Al
   return {
     ports: Object.freeze(infos.map((i) => i.port)),
     listeners: Object.freeze(infos),
+    setTrustStore (trustStore) {
+      for (const server of verifyServers) server.setSecureContext({ ...contextOptions, ca: trustStore })
+    },
     close
   }
 }

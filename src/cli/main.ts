@@ -29,6 +29,12 @@ Commands:
       --tls-headers             add X-Amzn-Tls-Version and X-Amzn-Tls-Cipher-Suite
       --pki <dir>               take server.crt, server.key, trust-store.pem from dir (default ./demo-pki)
       --cert <file> --key <file> --trust-store <file>   or name the files one by one
+      --trust-store s3://bucket/key[?versionId=...]
+                                read the CA bundle from S3, as ALB does, and follow it (needs
+                                @aws-sdk/client-s3; credentials and region from the SDK's chain)
+      --s3-endpoint <url>       S3-compatible endpoint (MinIO, LocalStack, ...), path-style
+      --s3-region <region>      region of the bucket (default: the SDK's chain)
+      --s3-poll <seconds>       how often the S3 trust store is checked (default 60)
 
   -h, --help       Show this help
 `
@@ -109,6 +115,9 @@ async function emulate (args: string[], io: Io): Promise<number> {
       cert: { type: 'string' },
       key: { type: 'string' },
       'trust-store': { type: 'string' },
+      's3-endpoint': { type: 'string' },
+      's3-region': { type: 'string' },
+      's3-poll': { type: 'string' },
       help: { type: 'boolean', short: 'h' }
     }
   })
@@ -125,10 +134,13 @@ async function emulate (args: string[], io: Io): Promise<number> {
   if (verifyPort !== -1) listeners.push({ mode: 'verify', port: verifyPort, target: values['verify-target'] ?? target })
   if (passthroughPort !== -1) listeners.push({ mode: 'passthrough', port: passthroughPort, target: values['passthrough-target'] ?? target })
   if (listeners.length === 0) throw new UsageError('both listeners are disabled')
+  const fromS3 = values['trust-store']?.startsWith('s3://') === true
+  if (!fromS3 && (values['s3-endpoint'] ?? values['s3-region'] ?? values['s3-poll']) !== undefined) throw new UsageError('--s3-endpoint, --s3-region and --s3-poll need --trust-store s3://bucket/key')
+  const s3 = fromS3 && verifyPort !== -1 ? await followS3TrustStore(values['trust-store']!, values, io) : undefined
   const [cert, key, trustStore] = await Promise.all([
     readFile(file(values.cert, 'server.crt')),
     readFile(file(values.key, 'server.key')),
-    verifyPort === -1 ? undefined : readFile(file(values['trust-store'], 'trust-store.pem'))
+    verifyPort === -1 ? undefined : s3 !== undefined ? s3.pem : readFile(file(values['trust-store'], 'trust-store.pem'))
   ])
   const emulator = await startAlbEmulator({
     cert,
@@ -140,6 +152,8 @@ async function emulate (args: string[], io: Io): Promise<number> {
     log: (line) => io.err(`${new Date().toISOString()} ${line}\n`)
   })
   for (const l of emulator.listeners) io.out(`ALB emulator: ${l.mode} listener on https://${l.host}:${l.port} -> ${l.target}\n`)
+  const unfollow = s3?.follow((pem) => emulator.setTrustStore(pem))
+  if (s3 !== undefined) io.out(`ALB emulator: verify listeners trust ${values['trust-store']!}, checked every ${s3.seconds} s\n`)
   await new Promise<void>((resolve) => {
     const stop = (): void => {
       process.off('SIGINT', stop)
@@ -149,8 +163,49 @@ async function emulate (args: string[], io: Io): Promise<number> {
     process.on('SIGINT', stop)
     process.on('SIGTERM', stop)
   })
+  unfollow?.()
+  s3?.close()
   await emulator.close()
   return 0
+}
+
+function certificatePem (der: Uint8Array): string {
+  return `-----BEGIN CERTIFICATE-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END CERTIFICATE-----\n`
+}
+
+/**
+ * The CA bundle from S3, as ALB reads its trust store, followed with the same loader the plugin
+ * uses (fastify-alb-mtls/s3, imported only here so the CLI needs the AWS SDK only for this).
+ */
+async function followS3TrustStore (uri: string, values: { 's3-endpoint'?: string, 's3-region'?: string, 's3-poll'?: string }, io: Io): Promise<{
+  pem: string
+  seconds: number
+  follow (apply: (pem: string) => void): () => void
+  close (): void
+}> {
+  const seconds = values['s3-poll'] === undefined ? 60 : Number(values['s3-poll'])
+  if (!Number.isFinite(seconds) || seconds < 1 || seconds > 86400) throw new UsageError('--s3-poll must be a number of seconds from 1 to 86400')
+  const { createS3TrustStore } = await import('../trust/s3.js')
+  const line = (level: string) => (obj: object, msg: string): void => io.err(`${new Date().toISOString()} ${level} ${msg} ${JSON.stringify(obj)}\n`)
+  const store = await createS3TrustStore({
+    caBundle: uri,
+    // The emulator terminates TLS itself: every CA certificate of the bundle goes to OpenSSL.
+    trustIntermediates: true,
+    pollInterval: seconds * 1000,
+    // ALB keeps serving with the trust store it has; so does the emulator.
+    maxStaleness: Number.POSITIVE_INFINITY,
+    ...(values['s3-endpoint'] !== undefined ? { endpoint: values['s3-endpoint'] } : {}),
+    ...(values['s3-region'] !== undefined ? { region: values['s3-region'] } : {}),
+    log: { info: line('info'), warn: line('warn'), error: line('error') }
+  })
+  const pemOf = (material: { roots: readonly unknown[], intermediates?: readonly unknown[] }): string =>
+    [...material.roots, ...(material.intermediates ?? [])].map((der) => certificatePem(der as Uint8Array)).join('')
+  return {
+    pem: pemOf(store.current()),
+    seconds,
+    follow: (apply) => store.follow({ reload: (material) => apply(pemOf(material)) }),
+    close: () => store.close()
+  }
 }
 
 /** Runs the CLI; resolves to the exit code. */

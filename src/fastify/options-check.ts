@@ -27,6 +27,7 @@ const CORE_OPTIONS: Record<keyof VerifierOptions | keyof AlbVerifyOptions, true>
   cache: true,
   crls: true,
   crlPolicy: true,
+  policies: true,
   verifyChain: true
 }
 
@@ -39,7 +40,7 @@ const TRUST_STORE_FIELDS: Record<keyof LoadedTrustStore, true> = { roots: true, 
  * plugin-level option.
  */
 export const PLUGIN_OPTIONS: readonly string[] = [
-  'mode', 'header', 'required', 'trustedProxies', 'verifyHeaders', 'authorize', 'source',
+  'mode', 'header', 'required', 'trustedProxies', 'verifyHeaders', 'authorize', 'source', 'trustSource',
   'prefix', 'logLevel', 'logSerializers'
 ]
 

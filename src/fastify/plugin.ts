@@ -6,8 +6,8 @@ import type { FastifyInstance, FastifyPluginCallback, FastifyRequest, onRequestH
 import fp from 'fastify-plugin'
 import { createVerifier, type TrustMaterial, type Verifier } from '../verifier/verifier.js'
 import { createAlbVerifyVerifier, createTlsAttacher, type AlbVerifyOptions, type AlbVerifyValues, type AlbVerifyVerifier } from '../verifier/verify-mode.js'
-import type { ClientCertificate, VerifierOptions, VerifyFailure, VerifyResult } from '../types.js'
-import { CertInvalidError, CertMalformedError, CertMissingError, InvalidOptionError } from '../errors.js'
+import type { ClientCertificate, TrustSource, VerifierOptions, VerifyFailure, VerifyResult } from '../types.js'
+import { CertInvalidError, CertMalformedError, CertMissingError, InvalidOptionError, TrustStaleError } from '../errors.js'
 import { authorize as applyRules, compileRules, type ClientCertRules, type CompiledRules } from './guards.js'
 import { readAlbVerifyRawHeaders, resolveVerifyHeaderNames, type AlbVerifyHeaderNames } from '../sources/alb-verify.js'
 import { compileTrustedProxies, type TrustedProxies } from '../sources/trusted-proxies.js'
@@ -31,6 +31,12 @@ interface CommonPluginOptions {
    * certificate, in this plugin's onRequest hook. A route opts out with `config.mtls.authorize: false`.
    */
   authorize?: ClientCertRules
+  /**
+   * Trust material followed from elsewhere (`createS3TrustStore` of `fastify-alb-mtls/s3`): its
+   * material replaces `roots`/`intermediates`/`crls`, its updates reload the verifier, and while it
+   * reports the material too old an accepted certificate is refused (`FST_MTLS_TRUST_STALE`, 503).
+   */
+  trustSource?: TrustSource
 }
 
 /** ALB mutual TLS passthrough: the whole chain in one header, validated here. */
@@ -160,6 +166,12 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
   if (options.required !== undefined && typeof options.required !== 'boolean') throw new InvalidOptionError('required must be a boolean')
   const required = options.required !== false
   const rules: CompiledRules | null = options.authorize === undefined ? null : compileRules(options.authorize, 'authorize')
+  const source = options.trustSource
+  if (source !== undefined && (source === null || typeof source.current !== 'function' || typeof source.follow !== 'function' || typeof source.staleness !== 'function')) {
+    throw new InvalidOptionError('trustSource must be a trust source such as createS3TrustStore() returns')
+  }
+  // The source's material wins over roots/intermediates/crls given beside it.
+  if (source !== undefined) options = { ...options, ...source.current() } as MtlsPluginOptions
 
   let verifier: Verifier | AlbVerifyVerifier
   let check: (request: FastifyRequest) => VerifyResult
@@ -205,6 +217,13 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
       logAnchors(fastify.log, material.roots)
     }
   }))
+  if (source !== undefined) {
+    const unfollow = source.follow({ reload: (material) => { verifier.reload(material as TrustMaterial); logAnchors(fastify.log, (material as TrustMaterial).roots) }, log: fastify.log })
+    fastify.addHook('onClose', (_instance, closed) => {
+      unfollow()
+      closed()
+    })
+  }
   fastify.addHook('onRoute', (route) => {
     const config = route.config as { mtls?: unknown } | undefined
     checkRouteConfig(config?.mtls, route.url)
@@ -216,6 +235,17 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
     const hitsBefore = observed ? verifier.stats().hits : 0
     const started = observed ? performance.now() : 0
     const result = check(request)
+    if (result.ok && source !== undefined) {
+      // Never accept on material older than the source's limit (its last confirmation is too old).
+      const stale = source.staleness()
+      if (stale !== null) {
+        request.log.error({ mtls: { code: 'FST_MTLS_TRUST_STALE', reason: 'trust-stale', detail: stale } }, 'mtls: trust material too old: certificate not accepted')
+        const err = new TrustStaleError()
+        Object.defineProperty(err, 'reason', { value: 'trust-stale', enumerable: false })
+        next(err)
+        return
+      }
+    }
     const durationMs = observed ? performance.now() - started : 0
     const cacheHit = observed && verifier.stats().hits > hitsBefore
     if (result.ok) {

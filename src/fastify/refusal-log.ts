@@ -61,7 +61,11 @@ export const ALB_STATUS: Readonly<Record<FailureReason, AlbTlsVerifyStatus | nul
   'name-constraints': 'ClientCertUntrusted',
   'weak-algorithm': 'ClientCertInvalid',
   'weak-key': 'ClientCertInvalid',
-  'invalid-certificate': 'ClientCertInvalid'
+  'invalid-certificate': 'ClientCertInvalid',
+  'revocation-unknown': 'ClientCertCrlHit',
+  'path-budget-exceeded': 'ClientCertMaxChainDepthExceeded',
+  'certificate-policy': 'ClientCertPurposeInvalid',
+  'policy-limit-exceeded': 'ClientCertInvalid'
 })
 
 /** What the client's leaf claims. Not verified: never authorize on it, only log it. */
