@@ -187,3 +187,20 @@ test('serial keys keep the sign and drop only redundant sign octets', () => {
   assert.equal(serialKey(Uint8Array.of(0xff, 0xff, 0x80)), '80') // -128
   assert.equal(serialKey(Uint8Array.of(0x00)), '00')
 })
+
+test('two hierarchies with the same names (a rotation overlap): each CRL applies to its own CA only', async () => {
+  const old = await createTestPki()
+  const fresh = await createTestPki({ freshKeys: true })
+  assert.equal(old.intermediate.spec.subject, fresh.intermediate.spec.subject)
+  const revokeOld = await createCrl({ issuer: signer(old.intermediate), revoked: [{ serialNumber: old.leaf.serialNumber }], crlNumber: 2 })
+  const rootCrl = await createCrl({ issuer: signer(old.root), revoked: [], crlNumber: 1 })
+  const both = { roots: [old.root.pem, fresh.root.pem], intermediates: [old.intermediate.pem, fresh.intermediate.pem], crls: [revokeOld.pem, rootCrl.pem] }
+  // The old CA's CRL revokes the old leaf; the new CA's leaf, same issuer name, is not in its scope.
+  assert.equal(reasonOf(createVerifier(both).verifySync(header(old.leaf, old.intermediate))), 'revoked')
+  assert.equal(reasonOf(createVerifier(both).verifySync(header(fresh.leaf, fresh.intermediate))), 'ok')
+  // Under onMissing reject the new CA has no CRL: its status is unknown, not good.
+  assert.equal(reasonOf(createVerifier({ ...both, crlPolicy: { onMissing: 'reject' } }).verifySync(header(fresh.leaf, fresh.intermediate))), 'revocation-unknown')
+  // With only the new CA configured, a CRL naming its issuer that nothing configured can verify is never ignored.
+  const onlyFresh = createVerifier({ roots: fresh.root.pem, intermediates: fresh.intermediate.pem, crls: [revokeOld.pem] })
+  assert.equal(reasonOf(onlyFresh.verifySync(header(fresh.leaf, fresh.intermediate))), 'crl-unusable')
+})

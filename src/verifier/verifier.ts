@@ -148,7 +148,7 @@ export function resolveSettings (options: VerifierOptions, rootsOptional = false
   return {
     policy,
     // CRLs of configured roots are verified at load; the others when a path needs them (RFC 5280 6.3).
-    revocation: createRevocation(crls, [...roots, ...intermediates], policy, { onExpired, onMissing, certificates: crlCertificates }),
+    revocation: createRevocation(crls, [...roots, ...intermediates], policy, { onExpired, onMissing, certificates: crlCertificates, anchors: roots }),
     hasCrls: crls.length > 0,
     maxHeaderBytes: integerOption(options.maxHeaderBytes, 'maxHeaderBytes', 16384, 256, 1 << 20),
     // leaf + intermediates + the root, which clients may include.

@@ -106,9 +106,11 @@ describe('following the trust store', () => {
     assert.equal(store.stats().unchanged, 1)
   })
 
-  test('rotation of the CA bundle and revocation by a new CRL change verdicts after the next poll (timer)', { todo: 'fails since the revocation and s3 merge (401 after rotation): under investigation, see the issue 16 note' }, async () => {
+  test('rotation of the CA bundle and revocation by a new CRL change verdicts after the next poll (timer)', async (t) => {
     await uploadGood('rotate')
     const store = await open('rotate', { poll: true, pollInterval: 20, jitter: 0.5 })
+    // A failing assertion must not leave a 20 ms poller running into the fault tests.
+    t.after(() => { store.close() })
     const app = await appFor(store)
     assert.equal(await status(app, pki.leaf, pki.intermediate), 200)
     assert.equal(await status(app, revoked, pki.intermediate), 200)
@@ -130,7 +132,10 @@ describe('following the trust store', () => {
     await twoPolls()
     assert.equal(await status(app, other.leaf, other.intermediate), 200)
     assert.equal(await status(app, pki.leaf, pki.intermediate), 200)
+    // The end of the overlap: the old CA's bundle entries and CRLs are replaced together.
     await s3.put('rotate/ca-bundle.pem', bundle(other.root, other.intermediate))
+    await s3.put('rotate/root.crl.pem', await crl(other.root))
+    await s3.put('rotate/intermediate.crl.pem', await crl(other.intermediate))
     await twoPolls()
     assert.equal(await status(app, other.leaf, other.intermediate), 200)
     assert.equal(await status(app, pki.leaf, pki.intermediate), 401)

@@ -65,6 +65,12 @@ export interface RevocationOptions {
   onMissing?: 'allow' | 'reject'
   /** Certificates that came with the CRLs (separate CRL signers, rolled-over keys). */
   certificates?: readonly ParsedCertificate[]
+  /**
+   * The configured trust anchors. A CRL that a configured CA signed, and whose signer chains only to
+   * other anchors, belongs to another hierarchy: it does not concern a path ending at this anchor,
+   * however alike the names (a CA rotated to a new key under the same names, both in the bundle).
+   */
+  anchors?: readonly ParsedCertificate[]
 }
 
 type Status = { kind: 'good' } | { kind: 'revoked', message: string } | { kind: 'unknown', concerned: boolean, message: string }
@@ -126,6 +132,38 @@ export function createRevocation (
     if (issuers.length === 0) continue
     const problems = issuers.map((ca) => crlIssuerProblem(crl, ca, policy))
     if (!problems.includes(null)) throw new InvalidOptionError(`crls: CRL ${crl.crlNumber} of a configured CA does not verify: ${problems[0]!}`)
+  }
+
+  // The anchors each load-verified CRL's signers chain to (RFC 5280 6.3.3 (f): a CRL counts for a
+  // path only when its signer chains to that path's anchor). Names, key identifiers and signatures
+  // only, not time: this says which hierarchy a CRL belongs to, not whether it is usable now.
+  const anchors = options.anchors ?? []
+  const hierarchyOf = new Map<ParsedCrl, Set<ParsedCertificate>>()
+  const anchorsAbove = (cert: ParsedCertificate, seen: ParsedCertificate[], found: Set<ParsedCertificate>): void => {
+    if (anchors.includes(cert)) found.add(cert)
+    if (seen.length > MAX_SIGNER_DEPTH) return
+    for (const issuer of staticPool) {
+      if (issuer.subjectKey !== cert.issuerKey || seen.includes(issuer) || issuer === cert) continue
+      if (cert.authorityKeyIdentifier !== null && issuer.subjectKeyIdentifier !== null && !sameBytes(cert.authorityKeyIdentifier, issuer.subjectKeyIdentifier)) continue
+      const key = publicKeyOf(issuer, policy)
+      if ('reason' in key || checkSignature(cert, key, policy) !== null) continue
+      anchorsAbove(issuer, [...seen, issuer], found)
+    }
+  }
+  if (anchors.length > 1) {
+    for (const crl of crls) {
+      const found = new Set<ParsedCertificate>()
+      for (const owner of cas) {
+        if (owner.subjectKey !== crl.issuerKey || !keyIdentifiersAgree(crl, owner) || crlIssuerProblem(crl, owner, policy) !== null) continue
+        anchorsAbove(owner, [owner], found)
+      }
+      if (found.size > 0) hierarchyOf.set(crl, found)
+    }
+  }
+  /** A CRL verified at load under other anchors only: not this path's CRL. */
+  const foreign = (crl: ParsedCrl, anchor: ParsedCertificate): boolean => {
+    const hierarchy = hierarchyOf.get(crl)
+    return hierarchy !== undefined && !hierarchy.has(anchor) && ![...hierarchy].some((a) => sameBytes(a.spki, anchor.spki))
   }
 
   const timeProblem = (crl: ParsedCrl, now: number): string | null => {
@@ -250,6 +288,7 @@ export function createRevocation (
     let why: string | null = null
     let needsNewerBase: ParsedCrl | null = null
     for (const delta of deltas.get(base.issuerKey) ?? []) {
+      if (foreign(delta, run.anchor)) continue
       const sameScope = delta.idp === null ? base.idp === null : base.idp !== null && sameBytes(delta.idp.der, base.idp.der)
       // A delta no newer than the complete CRL is superseded by it.
       if (!sameScope || delta.crlNumberValue <= base.crlNumberValue) continue
@@ -286,6 +325,7 @@ export function createRevocation (
           // Unlike the letter of 6.3.3 (which stops once every reason is covered), every CRL in scope
           // is looked at: with an old and a new CRL of one issuer both held, the new one's listing wins.
           for (const crl of complete.get(key) ?? []) {
+            if (foreign(crl, run.anchor)) continue
             concerned = true
             // (b)(1): an indirect CRL for a cRLIssuer; the certificate's issuer otherwise.
             if (dp.crlIssuers !== null && key !== cert.issuerKey && crl.idp?.indirectCRL !== true) { problems.push(`${crlLabel(crl)} of the cRLIssuer is not an indirect CRL`); continue }
@@ -321,7 +361,7 @@ export function createRevocation (
         }
       }
       if (mask === ALL_REASONS) return { kind: 'good' }
-      if (!concerned && (deltas.get(cert.issuerKey)?.length ?? 0) > 0) {
+      if (!concerned && (deltas.get(cert.issuerKey) ?? []).some((delta) => !foreign(delta, run.anchor))) {
         // RFC 5280 5.2.4: a delta CRL is only usable with its complete CRL (PKITS 4.15.1).
         concerned = true
         problems.push('a delta CRL is held but no complete CRL it applies to')
