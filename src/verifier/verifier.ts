@@ -11,7 +11,7 @@ import { buildIdentity } from '../identity.js'
 import { CertificateParseError, parseCertificate, parseIssuerCertificate, type ParsedCertificate } from '../x509/parse.js'
 import { buildPath, type PathPolicy, type TrustAnchors } from '../validation/path.js'
 import { indexAnchors, loadCertificates } from '../trust/trust-store.js'
-import type { FailureReason, VerifierOptions, VerifyErrorCode, VerifyFailure, VerifyResult } from '../types.js'
+import type { CertificateSource, FailureReason, VerifierOptions, VerifyErrorCode, VerifyFailure, VerifyResult } from '../types.js'
 import { InvalidOptionError } from '../errors.js'
 
 export interface Verifier {
@@ -192,8 +192,23 @@ export function validate (settings: Settings, header: string | readonly string[]
   }
   const decoded = decodeHeader(header, settings.maxCertificates)
   if (!decoded.ok) return reject(failure('FST_MTLS_CERT_MALFORMED', decoded.reason, decoded.message))
+  return validateChain(settings, decoded.certificates, now, 'alb-passthrough')
+}
+
+/**
+ * The validator every chain-carrying source shares: DER certificates as the proxy forwarded them
+ * (leaf first, the rest a hint) -> parse -> path to a configured root (RFC 5280 6.1) -> identity.
+ * `check` runs on the parsed leaf before path building (a source's cross-check of its own claims).
+ */
+export function validateChain (
+  settings: Settings,
+  certificates: readonly Uint8Array[],
+  now: number,
+  source: CertificateSource,
+  check?: (leaf: ParsedCertificate) => VerifyFailure | null
+): Verdict {
   const parsed: ParsedCertificate[] = []
-  for (const [i, der] of decoded.certificates.entries()) {
+  for (const [i, der] of certificates.entries()) {
     if (der.byteLength > MAX_CERTIFICATE_BYTES) {
       return reject(failure('FST_MTLS_CERT_MALFORMED', 'bad-der', `certificate ${i + 1} is larger than ${MAX_CERTIFICATE_BYTES} bytes`))
     }
@@ -206,13 +221,15 @@ export function validate (settings: Settings, header: string | readonly string[]
     }
   }
   const [leaf, ...intermediates] = parsed as [ParsedCertificate, ...ParsedCertificate[]]
+  const inconsistent = check?.(leaf) ?? null
+  if (inconsistent !== null) return reject(inconsistent)
   const candidates = settings.intermediates.length === 0
     ? intermediates
     : [...intermediates, ...settings.intermediates.filter((c) => !intermediates.some((h) => h.fingerprint256 === c.fingerprint256))]
   const result = buildPath(leaf, candidates, settings.anchors, settings.policy, now, [settings.revocation.check])
   if (!result.ok) return reject(failure('FST_MTLS_CERT_INVALID', result.problem.reason, result.problem.message))
   return {
-    result: { ok: true, certificate: buildIdentity(result.path, 'alb-passthrough', 'fastify-alb-mtls') },
+    result: { ok: true, certificate: buildIdentity(result.path, source, 'fastify-alb-mtls') },
     validFrom: verdictValidFrom(result.path, settings),
     validUntil: verdictValidUntil(result.path, settings)
   }
