@@ -11,6 +11,9 @@ import { CertInvalidError, CertMalformedError, CertMissingError, InvalidOptionEr
 import { authorize as applyRules, compileRules, type ClientCertRules, type CompiledRules } from './guards.js'
 import { readAlbVerifyRawHeaders, resolveVerifyHeaderNames, type AlbVerifyHeaderNames } from '../sources/alb-verify.js'
 import { compileTrustedProxies, type TrustedProxies } from '../sources/trusted-proxies.js'
+import { albModeOf, type SourceOption } from '../sources/index.js'
+import type { SourceVerifier } from '../verifier/source-verifier.js'
+import { createSourceCheck } from './source-check.js'
 
 interface CommonPluginOptions {
   /** Refuse requests without a certificate (401). Default true; a route may override with `config.mtls.required`. */
@@ -32,6 +35,8 @@ interface CommonPluginOptions {
 /** ALB mutual TLS passthrough: the whole chain in one header, validated here. */
 export interface PassthroughPluginOptions extends VerifierOptions, CommonPluginOptions {
   mode?: 'passthrough'
+  /** Where the certificate comes from; `'alb-passthrough'` is the default. */
+  source?: 'alb-passthrough'
   /** Header carrying the chain. Default `x-amzn-mtls-clientcert`. */
   header?: string
 }
@@ -39,9 +44,27 @@ export interface PassthroughPluginOptions extends VerifierOptions, CommonPluginO
 /** ALB mutual TLS verify: ALB validated the chain; the leaf and four headers describing it arrive. */
 export interface VerifyPluginOptions extends AlbVerifyOptions, CommonPluginOptions {
   mode: 'verify'
+  source?: 'alb-verify'
 }
 
-export type MtlsPluginOptions = PassthroughPluginOptions | VerifyPluginOptions
+/** ALB verify mode spelled as a source (`mode: 'verify'` is the same). */
+export interface AlbVerifySourcePluginOptions extends AlbVerifyOptions, CommonPluginOptions {
+  source: 'alb-verify'
+  mode?: 'verify'
+}
+
+/**
+ * Any other proxy (CloudFront, RFC 9440, Envoy XFCC, nginx, Traefik, Google Cloud, Cloudflare,
+ * base64 DER headers, Node's own TLS, a custom extractor): see the README section "Sources".
+ * `roots` is required when the chain is validated here (every source but CloudFront, and nginx, GCP
+ * and Cloudflare when their verification flag is forwarded).
+ */
+export interface SourcePluginOptions extends AlbVerifyOptions, CommonPluginOptions {
+  source: Exclude<SourceOption, 'alb-passthrough' | 'alb-verify'>
+  mode?: undefined
+}
+
+export type MtlsPluginOptions = PassthroughPluginOptions | VerifyPluginOptions | AlbVerifySourcePluginOptions | SourcePluginOptions
 
 /** Per-route settings, under the route's `config.mtls`. */
 export interface MtlsRouteConfig {
@@ -53,7 +76,7 @@ export interface MtlsRouteConfig {
 
 export interface MtlsDecorator {
   /** The verifier the plugin uses (shares its options): a `Verifier` in passthrough mode, an `AlbVerifyVerifier` in verify mode. */
-  readonly verifier: Verifier | AlbVerifyVerifier
+  readonly verifier: Verifier | AlbVerifyVerifier | SourceVerifier<any>
   /** Swaps the trust material without a restart; see Verifier.reload. */
   reload (material: TrustMaterial): void
 }
@@ -136,7 +159,12 @@ const plugin: FastifyPluginCallback<MtlsPluginOptions> = (fastify, options, done
 }
 
 function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
-  const mode = options.mode ?? 'passthrough'
+  // `source` selects the proxy format; ALB's two keep `mode` as their spelling.
+  const source = options.source
+  const albMode = source === undefined ? null : albModeOf(source)
+  if (albMode !== null && options.mode !== undefined && options.mode !== albMode) throw new InvalidOptionError(`mode ${String(options.mode)} contradicts source ${String(source)}`)
+  if (source !== undefined && albMode === null && options.mode !== undefined) throw new InvalidOptionError('mode is for ALB only: leave it out with another source')
+  const mode = options.mode ?? albMode ?? 'passthrough'
   if (mode !== 'passthrough' && mode !== 'verify') throw new InvalidOptionError("mode must be 'passthrough' or 'verify'")
   const names = resolveVerifyHeaderNames(options.verifyHeaders)
   const trusted = compileTrustedProxies(options.trustedProxies)
@@ -155,10 +183,14 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
   const required = options.required !== false
   const rules: CompiledRules | null = options.authorize === undefined ? null : compileRules(options.authorize, 'authorize')
 
-  let verifier: Verifier | AlbVerifyVerifier
+  let verifier: Verifier | AlbVerifyVerifier | SourceVerifier<any>
   let check: (request: FastifyRequest) => VerifyResult
-  if (options.mode === 'verify') {
-    const verifyVerifier = createAlbVerifyVerifier(options)
+  if (source !== undefined && albMode === null) {
+    const sourceCheck = createSourceCheck(source, options, trustedPeer)
+    verifier = sourceCheck.verifier
+    check = sourceCheck.check
+  } else if (mode === 'verify') {
+    const verifyVerifier = createAlbVerifyVerifier(options as AlbVerifyOptions)
     verifier = verifyVerifier
     check = (request) => {
       let values: AlbVerifyValues = readAlbVerifyRawHeaders(request.raw.rawHeaders, names)
