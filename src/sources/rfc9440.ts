@@ -39,7 +39,8 @@ export function decodeRfc9440 (cert: string, chain: string | undefined, limits: 
 /** Reads an RFC 9440 pair from already collected header values. */
 export function rfc9440Material (cert: string | undefined, chain: string | undefined, limits: ReadLimits, extra: readonly string[] = []): Material {
   if (cert === undefined || cert === '') {
-    if (chain === undefined) return ABSENT
+    // Proxies that fill the fields from variables write empty values when no certificate came.
+    if (chain === undefined || chain.trim() === '') return ABSENT
     return refused(malformed('incomplete-headers', 'Client-Cert-Chain without Client-Cert (RFC 9440 2.3)'))
   }
   return {
@@ -47,7 +48,7 @@ export function rfc9440Material (cert: string | undefined, chain: string | undef
     key: keySlice(cert),
     text: cacheText([cert, chain, ...extra]),
     decode: (): Decoded => {
-      const certificates = decodeRfc9440(cert, chain, limits)
+      const certificates = decodeRfc9440(cert, chain === undefined || chain.trim() === '' ? undefined : chain, limits)
       return isFailure(certificates) ? certificates : { kind: 'chain', certificates }
     }
   }
