@@ -109,6 +109,8 @@ test('options: roots are required where the chain is validated here; unknown sou
   await assert.rejects(async () => { await app.register(mtls, { source: 'alb-verify', mode: 'passthrough' } as never).ready() }, /contradicts/)
   const app2 = Fastify()
   await assert.rejects(async () => { await app2.register(mtls, { source: 'rfc9440', mode: 'verify', roots: pki.root.pem } as never).ready() }, /mode is for ALB only/)
+  const app3 = Fastify()
+  await assert.rejects(async () => { await app3.register(mtls, { source: 'rfc9440', header: 'x-cert', roots: pki.root.pem } as never).ready() }, /header is for ALB/)
 })
 
 test("source: 'alb-passthrough' and 'alb-verify' are today's two modes", async () => {

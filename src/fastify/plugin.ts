@@ -186,6 +186,9 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
   let verifier: Verifier | AlbVerifyVerifier | SourceVerifier<any>
   let check: (request: FastifyRequest) => VerifyResult
   if (source !== undefined && albMode === null) {
+    for (const albOnly of ['header', 'verifyHeaders']) {
+      if ((options as unknown as Record<string, unknown>)[albOnly] !== undefined) throw new InvalidOptionError(`${albOnly} is for ALB: name another source's headers with source: { name, headers }`)
+    }
     const sourceCheck = createSourceCheck(source, options, trustedPeer)
     verifier = sourceCheck.verifier
     check = sourceCheck.check
