@@ -71,7 +71,7 @@ export interface ClientCertificate extends ChainCertificate {
   readonly x5tS256?: string
   /** Which source produced the identity. */
   readonly source: CertificateSource
-  /** Who validated the chain: this library, or the load balancer (ALB verify mode). */
+  /** Who validated the chain: this library, or the proxy in front (ALB verify mode, CloudFront, a proxy's verified flag, API Gateway). */
   readonly verifiedBy: 'fastify-alb-mtls' | 'load-balancer'
   /** TLS version and cipher suite when the load balancer sent them (both modes). */
   readonly tls?: TlsInfo

@@ -9,10 +9,30 @@
  * Node's `rawHeaders` (an `IncomingMessage`, a Fastify `request.raw`).
  */
 import type { CertificateSource, FailureReason, VerifyErrorCode, VerifyFailure } from '../types.js'
-import type { LeafClaims } from '../verifier/verify-mode.js'
 import { InvalidOptionError } from '../errors.js'
 
-export type { LeafClaims }
+/**
+ * What a proxy that validated the chain says about the leaf, each as the header text it sent. Every
+ * field given must agree with the leaf: the leaf is the source of truth, the text headers are
+ * claims, and a disagreement means someone rewrote headers on the way (reason `header-mismatch`).
+ * Shared by every verify-style source (ALB verify, CloudFront, API Gateway) and by the chain
+ * sources that forward descriptions next to the certificate (XFCC `Hash`, `Subject`, `URI`, `DNS`).
+ */
+export interface LeafClaims {
+  /** Hex serial; `serialColons` also accepts the `4a:3f:5c` spelling (CloudFront, API Gateway). */
+  serialNumber?: string
+  serialColons?: boolean
+  /** RFC 2253 (RFC 4514) distinguished names, compared by RFC 5280 7.1 name matching. */
+  issuer?: string
+  subject?: string
+  /** `NotBefore=<ISO 8601>;NotAfter=<ISO 8601>`. */
+  validity?: string
+  /** SHA-256 of the leaf DER, hex (colons allowed). */
+  sha256?: string
+  /** Names the leaf's subjectAltName must contain (XFCC `URI` and `DNS`). */
+  uris?: readonly string[]
+  dnsNames?: readonly string[]
+}
 
 /** The part of a request header sources read: Node's `rawHeaders` (name, value, name, value, ...). */
 export interface SourceRequest {

@@ -8,6 +8,7 @@
  */
 import { checkLeaf, checkValidity, type Problem } from '../validation/checks.js'
 import { decodeHeader } from '../sources/decode.js'
+import type { LeafClaims } from '../sources/material.js'
 import { buildIdentity } from '../identity.js'
 import { CertificateParseError, parseCertificate, type ParsedCertificate } from '../x509/parse.js'
 import { buildPath } from '../validation/path.js'
@@ -51,6 +52,8 @@ export interface AlbVerifyVerifier {
   /** Counters: validations run, cache hits, and what the verdict cache holds. */
   stats (): VerifierStats
 }
+
+export type { LeafClaims }
 
 export interface VerifyModeSettings extends Settings {
   verifyChain: boolean
@@ -143,29 +146,6 @@ export function createTlsAttacher (): (result: VerifyResult, version: HeaderValu
     memo.set(result.certificate, { version, cipherSuite, result: withInfo })
     return withInfo
   }
-}
-
-/**
- * What a proxy that validated the chain says about the leaf, each as the header text it sent. Every
- * field given must agree with the leaf: the leaf is the source of truth, the text headers are
- * claims, and a disagreement means someone rewrote headers on the way (reason `header-mismatch`).
- * Shared by every verify-style source (ALB verify, CloudFront, API Gateway) and by the chain
- * sources that forward descriptions next to the certificate (XFCC `Hash`, `Subject`, `URI`, `DNS`).
- */
-export interface LeafClaims {
-  /** Hex serial; `serialColons` also accepts the `4a:3f:5c` spelling (CloudFront, API Gateway). */
-  serialNumber?: string
-  serialColons?: boolean
-  /** RFC 2253 (RFC 4514) distinguished names, compared by RFC 5280 7.1 name matching. */
-  issuer?: string
-  subject?: string
-  /** `NotBefore=<ISO 8601>;NotAfter=<ISO 8601>`. */
-  validity?: string
-  /** SHA-256 of the leaf DER, hex (colons allowed). */
-  sha256?: string
-  /** Names the leaf's subjectAltName must contain (XFCC `URI` and `DNS`). */
-  uris?: readonly string[]
-  dnsNames?: readonly string[]
 }
 
 /** The claims against the leaf: a syntax error or a disagreement, or null when they agree. */
