@@ -276,6 +276,7 @@ function routes (app: FastifyInstance): void {
   app.get('/dns', { onRequest: requireClientCert({ san: { dns: 'client.example.internal' }, subject: { O: 'Example Corp' } }) }, async () => ({ ok: true }))
   app.get('/pinned', { onRequest: requireClientCert({ fingerprint256: createHash('sha256').update(pki.leaf.der).digest('hex') }) }, async () => ({ ok: true }))
   app.get('/admin', { onRequest: requireClientCert({ subject: { CN: 'admin' } }) }, async () => ({ ok: true }))
+  app.get('/tls', async (request) => request.clientCert?.tls ?? {})
   app.get('/optional', { config: { mtls: { required: false } } }, async (request) => ({ cert: request.clientCert?.commonName ?? null }))
 }
 
@@ -381,6 +382,7 @@ test('tls (Node terminates TLS itself): the shared identity and guard expectatio
   const res = await get('/id')
   assert.equal(res.status, 200, res.body)
   expectIdentity(JSON.parse(res.body), 'tls', 'fastify-alb-mtls')
+  assert.match(JSON.parse((await get('/tls')).body).version, /^TLSv1\.[23]$/)
   await expectGuards(async (url) => (await get(url)).status)
   assert.equal((await get('/id', false)).status, 401)
   assert.deepEqual(JSON.parse((await get('/optional', false)).body), { cert: null })
