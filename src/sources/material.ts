@@ -141,10 +141,14 @@ export function resolveHeaderNames<K extends string> (
 export function createHeaderCollector (names: ReadonlyArray<string | false>): (rawHeaders: readonly string[]) => Array<string[] | undefined> {
   const index = new Map<string, number>()
   names.forEach((name, i) => { if (name !== false) index.set(name, i) })
+  // Most request headers cannot be ours by length alone: no lowercase copy, no hash for them.
+  const lengths = new Set([...index.keys()].map((n) => n.length))
   return (rawHeaders) => {
     const out: Array<string[] | undefined> = new Array(names.length)
     for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
-      const at = index.get(rawHeaders[i]!.toLowerCase())
+      const name = rawHeaders[i]!
+      if (!lengths.has(name.length)) continue
+      const at = index.get(name.toLowerCase())
       if (at === undefined) continue
       const seen = out[at]
       if (seen === undefined) out[at] = [rawHeaders[i + 1]!]
