@@ -356,7 +356,8 @@ test('tls (Node terminates TLS itself): the shared identity and guard expectatio
     https: { key: server.key.privateKeyPem, cert: `${server.pem}${pki.intermediate.pem}`, requestCert: true, rejectUnauthorized: false }
   })
   apps.push(app)
-  await app.register(mtls, { source: 'tls', roots: pki.root.pem })
+  // No header is read: trustedProxies (which would exclude 127.0.0.1 here) does not apply.
+  await app.register(mtls, { source: 'tls', roots: pki.root.pem, trustedProxies: ['10.0.0.0/8'] })
   routes(app)
   await app.listen({ host: '127.0.0.1', port: 0 })
   const port = (app.server.address() as AddressInfo).port
