@@ -7,6 +7,10 @@
  * - `mode: 'verify'`: ALB (here: the emulator) validated the certificate during the handshake; the
  *   plugin reads the five `X-Amzn-Mtls-Clientcert-*` headers and checks they agree with the leaf.
  *
+ * - `mode: 'rfc9440'` / `'xfcc'`: the other sources (`source: 'rfc9440'`, `source: 'xfcc'`): the
+ *   emulator forwards `Client-Cert` / `Client-Cert-Chain` (CloudFront passthrough style) or
+ *   `X-Forwarded-Client-Cert` (Envoy style) and the plugin validates the chain against the trust store.
+ *
  * `GET /engineering` is guarded by `requireClientCert`: only subjects with OU=Engineering get in (403
  * for everyone else).
  */
@@ -16,7 +20,7 @@ import mtls, { requireClientCert } from '../src/index.js'
 import type { ClientCertificate, MtlsRefusedMessage } from '../src/index.js'
 
 export interface DemoAppOptions {
-  mode: 'passthrough' | 'verify'
+  mode: 'passthrough' | 'verify' | 'rfc9440' | 'xfcc'
   /** The trust store (PEM bundle): the same CA file the ALB trust store holds. */
   roots: string
   /** Fastify logger. Default false. */
@@ -38,6 +42,7 @@ function identityOf (cert: ClientCertificate | null): Record<string, unknown> | 
     san: cert.san,
     spiffeId: cert.spiffeId,
     fingerprint256: cert.fingerprint256,
+    x5tS256: cert.x5tS256,
     chain: cert.chain.map((c) => c.subject),
     source: cert.source,
     verifiedBy: cert.verifiedBy,
@@ -49,7 +54,7 @@ function identityOf (cert: ClientCertificate | null): Record<string, unknown> | 
 function albHeadersOf (request: FastifyRequest): Record<string, string> {
   const out: Record<string, string> = {}
   for (const [name, value] of Object.entries(request.headers)) {
-    if (!/^x-(amzn-mtls-|amzn-tls-|forwarded-)/.test(name) || value === undefined) continue
+    if (!/^(x-(amzn-mtls-|amzn-tls-|forwarded-)|client-cert)/.test(name) || value === undefined) continue
     const text = Array.isArray(value) ? value.join(', ') : value
     out[name] = text.length > 100 ? `${text.slice(0, 50)}...${text.slice(-40)} (${text.length} chars)` : text
   }
@@ -76,7 +81,10 @@ export async function buildDemoApp (options: DemoAppOptions): Promise<FastifyIns
     app.addHook('onResponse', async (request, reply) => {
       const h = request.headers
       const who = request.clientCert?.subject ??
-        (h['x-amzn-mtls-clientcert'] !== undefined || h['x-amzn-mtls-clientcert-leaf'] !== undefined ? 'certificate refused' : 'no certificate')
+        (h['x-amzn-mtls-clientcert'] !== undefined || h['x-amzn-mtls-clientcert-leaf'] !== undefined ||
+          h['client-cert'] !== undefined || h['x-forwarded-client-cert'] !== undefined
+          ? 'certificate refused'
+          : 'no certificate')
       log(`${options.mode} app: ${request.method} ${request.url} -> ${reply.statusCode} (${who})`)
     })
   }
@@ -85,6 +93,8 @@ export async function buildDemoApp (options: DemoAppOptions): Promise<FastifyIns
   // ranges) believe it. Behind a real ALB, list the ALB subnets instead.
   if (options.mode === 'passthrough') {
     await app.register(mtls, { roots: options.roots })
+  } else if (options.mode === 'rfc9440' || options.mode === 'xfcc') {
+    await app.register(mtls, { source: options.mode, roots: options.roots })
   } else {
     await app.register(mtls, { mode: 'verify' })
   }

@@ -8,6 +8,8 @@
  * Options (flags after `npm run demo --`, or environment variables):
  *   --verify-port <n>       MTLS_DEMO_VERIFY_PORT       default 9443 (0: any free port)
  *   --passthrough-port <n>  MTLS_DEMO_PASSTHROUGH_PORT  default 8443 (0: any free port)
+ *   --rfc9440-port <n>      MTLS_DEMO_RFC9440_PORT      default 0 (any free port; -1 disables)
+ *   --xfcc-port <n>         MTLS_DEMO_XFCC_PORT         default 0 (any free port; -1 disables)
  *   --pki <dir>             MTLS_DEMO_PKI               default ./demo-pki
  *   --algorithm <alg>       MTLS_DEMO_ALGORITHM         key algorithm when generating (default p-256)
  */
@@ -32,18 +34,26 @@ const { values } = parseArgs({
   options: {
     'verify-port': { type: 'string', default: process.env.MTLS_DEMO_VERIFY_PORT ?? '9443' },
     'passthrough-port': { type: 'string', default: process.env.MTLS_DEMO_PASSTHROUGH_PORT ?? '8443' },
+    'rfc9440-port': { type: 'string', default: process.env.MTLS_DEMO_RFC9440_PORT ?? '0' },
+    'xfcc-port': { type: 'string', default: process.env.MTLS_DEMO_XFCC_PORT ?? '0' },
     pki: { type: 'string', default: process.env.MTLS_DEMO_PKI ?? 'demo-pki' },
     algorithm: { type: 'string', default: process.env.MTLS_DEMO_ALGORITHM ?? 'p-256' }
   }
 })
 
-function port (value: string, name: string): number {
+function port (value: string, name: string, allowOff = false): number {
   const n = Number(value)
-  if (!Number.isInteger(n) || n < 0 || n > 65535) fail(`${name} must be a port number (0 for any free port)`)
+  if (!Number.isInteger(n) || n < (allowOff ? -1 : 0) || n > 65535) fail(`${name} must be a port number (0 for any free port${allowOff ? ', -1 to disable' : ''})`)
   return n
 }
 const verifyPort = port(values['verify-port'], '--verify-port')
 const passthroughPort = port(values['passthrough-port'], '--passthrough-port')
+// The other sources, each behind its own listener (ports chosen freely unless given).
+const otherPorts = {
+  rfc9440: port(values['rfc9440-port'], '--rfc9440-port', true),
+  xfcc: port(values['xfcc-port'], '--xfcc-port', true)
+}
+const otherModes = (['rfc9440', 'xfcc'] as const).filter((m) => otherPorts[m] !== -1)
 const algorithm = values.algorithm as DemoAlgorithm
 if (!DEMO_ALGORITHMS.includes(algorithm)) fail(`--algorithm must be one of ${DEMO_ALGORITHMS.join(', ')}`)
 const pkiDir = path.resolve(values.pki)
@@ -80,6 +90,12 @@ try {
   apps.push(passthroughApp)
   const verifyTarget = await verifyApp.listen({ host: '127.0.0.1', port: 0 })
   const passthroughTarget = await passthroughApp.listen({ host: '127.0.0.1', port: 0 })
+  const otherTargets: string[] = []
+  for (const mode of otherModes) {
+    const app = await buildDemoApp({ mode, roots: trustStore, log: note })
+    apps.push(app)
+    otherTargets.push(await app.listen({ host: '127.0.0.1', port: 0 }))
+  }
 
   // 3. The ALB emulator in front, both modes.
   emulator = await startAlbEmulator({
@@ -89,7 +105,8 @@ try {
     tlsHeaders: true,
     listeners: [
       { mode: 'verify', port: verifyPort, target: verifyTarget },
-      { mode: 'passthrough', port: passthroughPort, target: passthroughTarget }
+      { mode: 'passthrough', port: passthroughPort, target: passthroughTarget },
+      ...otherModes.map((mode, i) => ({ mode, port: otherPorts[mode], target: otherTargets[i]! }))
     ],
     log: (line) => note(`alb ${line}`)
   })
@@ -129,13 +146,18 @@ const v = `https://localhost:${verify.port}`
 const p = `https://localhost:${passthrough.port}`
 const ca = '--cacert root-ca.crt'
 const client = '--key private-key.pem --cert certificate.crt'
-const others = manifest.identities.filter((i) => i.name !== 'demo-client').map((i) => i.expected === 'refused' ? `${i.name} (refused)` : i.name)
+const moreIdentities = manifest.identities.filter((i) => i.name !== 'demo-client').map((i) => i.expected === 'refused' ? `${i.name} (refused)` : i.name)
 
 say('fastify-alb-mtls demo: an ALB with mutual TLS on localhost, in front of a Fastify app using the plugin')
 say()
 say(`  PKI          ${cdTo}/ ${pkiState}: root CA, intermediate CA, server certificate for localhost, clients`)
 say(`  verify       ${v}  ->  example app, ALB verify headers       (${verify.target})`)
 say(`  passthrough  ${p}  ->  example app, plugin verifies the chain (${passthrough.target})`)
+const others = emulator.listeners.slice(2)
+for (const l of others) {
+  const what = l.mode === 'rfc9440' ? 'RFC 9440 Client-Cert (CloudFront passthrough style)' : 'Envoy X-Forwarded-Client-Cert'
+  say(`  ${l.mode.padEnd(11)}  https://localhost:${l.port}  ->  example app, source '${l.mode}': ${what} (${l.target})`)
+}
 say()
 say('In another terminal:')
 say()
@@ -158,7 +180,15 @@ say('  Step 6: an expired (or untrusted) certificate: the plugin answers 401 and
 say(`    curl ${p} ${ca} --key clients/expired/private-key.pem --cert clients/expired/certificate.crt`)
 say('    (the verify listener refuses it in the TLS handshake, as ALB does, and prints why)')
 say()
-say(`More identities in clients/<name>/: ${others.join(', ')}`)
+if (others.length > 0) {
+  say('Other sources: the same app code, another proxy format (source option)')
+  for (const l of others) {
+    say(`  Step 6${l.mode === 'rfc9440' ? 'a' : 'b'}: ${l.mode === 'rfc9440' ? 'the target gets Client-Cert / Client-Cert-Chain' : 'the target gets X-Forwarded-Client-Cert'}; the plugin validates the chain`)
+    say(`    curl -v https://localhost:${l.port} ${ca} ${client}`)
+  }
+  say()
+}
+say(`More identities in clients/<name>/: ${moreIdentities.join(', ')}`)
 say(`    curl ${p} ${ca} --key clients/alice/private-key.pem --cert clients/alice/certificate.crt`)
 say()
 say(`Ready in ${((performance.now() - started) / 1000).toFixed(1)} s. Ctrl-C stops everything.`)

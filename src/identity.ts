@@ -81,6 +81,8 @@ export function buildIdentity (
       ip: Object.freeze([...(san?.ip ?? [])])
     }),
     spiffeId: spiffeIdOf(uri),
+    // RFC 8705 3.1: the certificate thumbprint confirmation method.
+    x5tS256: Buffer.from(leaf.fingerprint256, 'hex').toString('base64url'),
     chain: Object.freeze(chain),
     source,
     verifiedBy,

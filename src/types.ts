@@ -45,8 +45,9 @@ export interface TlsInfo {
   readonly cipherSuite?: string
 }
 
-/** Where an identity came from. */
+/** Where an identity came from (the `source` option that produced it, or `api-gateway` / `custom`). */
 export type CertificateSource = 'alb-passthrough' | 'alb-verify'
+  | 'cloudfront' | 'rfc9440' | 'xfcc' | 'nginx' | 'traefik' | 'gcp' | 'cloudflare' | 'base64-der' | 'tls' | 'custom' | 'api-gateway'
 
 /** The verified client identity: `request.clientCert`. */
 export interface ClientCertificate extends ChainCertificate {
@@ -67,9 +68,15 @@ export interface ClientCertificate extends ChainCertificate {
   readonly spiffeId: string | null
   /** The verified path: leaf first, the configured root last. */
   readonly chain: readonly ChainCertificate[]
+  /**
+   * Base64url SHA-256 of the leaf DER (RFC 8705 section 3.1): compare it with an access token's
+   * `cnf["x5t#S256"]` to bind the token to this certificate. Always set on identities the plugin
+   * builds; optional only so identities built by hand (tests, custom code) stay valid.
+   */
+  readonly x5tS256?: string
   /** Which source produced the identity. */
   readonly source: CertificateSource
-  /** Who validated the chain: this library, or the load balancer (ALB verify mode). */
+  /** Who validated the chain: this library, or the proxy in front (ALB verify mode, CloudFront, a proxy's verified flag, API Gateway). */
   readonly verifiedBy: 'fastify-alb-mtls' | 'load-balancer'
   /**
    * The leaf's valid certificate policies after RFC 5280 6.1 processing (the user-constrained policy

@@ -18,6 +18,12 @@ import { toAlbHeader } from '../testing/chain.js'
 /** Every header ALB owns starts with this (lowercase, as Node hands header names). */
 export const ALB_MTLS_PREFIX = 'x-amzn-mtls-'
 
+/**
+ * The other proxies' certificate headers the emulator can write. A proxy that writes them must
+ * remove client-sent ones first (RFC 9440 4; Envoy SANITIZE_SET): the emulator always does.
+ */
+export const PROXY_CERT_HEADERS = Object.freeze(['client-cert', 'client-cert-chain', 'x-forwarded-client-cert'])
+
 export const ALB_HEADERS = {
   chain: 'X-Amzn-Mtls-Clientcert',
   serialNumber: 'X-Amzn-Mtls-Clientcert-Serial-Number',
@@ -67,4 +73,44 @@ export function verifyHeaders (leafDer: Uint8Array): Record<string, string> {
     [ALB_HEADERS.validity]: `NotBefore=${isoSeconds(leaf.notBefore)};NotAfter=${isoSeconds(leaf.notAfter)}`,
     [ALB_HEADERS.leaf]: toAlbHeader([toPem(leafDer)])
   }
+}
+
+/**
+ * RFC 9440 (CloudFront passthrough mode, Cloudflare, Google Cloud): `Client-Cert` is the leaf as a
+ * structured-field byte sequence (`:base64 DER:`), `Client-Cert-Chain` the rest of what the client
+ * sent, one byte sequence each (RFC 9440 2.2, 2.3).
+ */
+export function rfc9440Headers (chain: readonly Uint8Array[]): Record<string, string> {
+  if (chain.length === 0) return {}
+  const sf = (der: Uint8Array): string => `:${Buffer.from(der).toString('base64')}:`
+  return {
+    'Client-Cert': sf(chain[0]!),
+    ...(chain.length > 1 ? { 'Client-Cert-Chain': chain.slice(1).map(sf).join(', ') } : {})
+  }
+}
+
+/** Envoy's URL encoding of PEM in XFCC (its docs: `-----BEGIN%20CERTIFICATE-----%0a...`). */
+function xfccEncode (pem: string): string {
+  return encodeURIComponent(pem).replace(/%0A/g, '%0a')
+}
+
+/**
+ * Envoy `X-Forwarded-Client-Cert` as `forward_client_cert_details: SANITIZE_SET` writes it with
+ * every `set_current_client_cert_details` field: `By` (the proxy's own URI SAN, when it has one),
+ * `Hash`, `Cert`, `Chain`, `Subject` (quoted), one `URI` and `DNS` per SAN.
+ */
+export function xfccHeaders (chain: readonly Uint8Array[], by?: string): Record<string, string> {
+  if (chain.length === 0) return {}
+  const leaf = parseCertificate(chain[0]!)
+  const pems = chain.map((der) => toPem(der)).map((pem) => pem.endsWith('\n') ? pem : `${pem}\n`)
+  const parts = [
+    ...(by !== undefined ? [`By=${by}`] : []),
+    `Hash=${leaf.fingerprint256}`,
+    `Cert="${xfccEncode(pems[0]!)}"`,
+    `Chain="${xfccEncode(pems.join(''))}"`,
+    `Subject="${formatName(leaf.subject).replace(/"/g, '\\"')}"`,
+    ...(leaf.san?.uri ?? []).map((u) => `URI=${u}`),
+    ...(leaf.san?.dns ?? []).map((d) => `DNS=${d}`)
+  ]
+  return { 'X-Forwarded-Client-Cert': parts.join(';') }
 }

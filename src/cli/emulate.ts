@@ -18,9 +18,17 @@ import { randomBytes } from 'node:crypto'
 import type { AddressInfo } from 'node:net'
 import { pipeline } from 'node:stream'
 import type { TLSSocket } from 'node:tls'
-import { ALB_MTLS_PREFIX, passthroughHeaders, peerChain, verifyHeaders } from './alb-headers.js'
+import { ALB_MTLS_PREFIX, PROXY_CERT_HEADERS, passthroughHeaders, peerChain, rfc9440Headers, verifyHeaders, xfccHeaders } from './alb-headers.js'
 
-export type AlbMode = 'verify' | 'passthrough'
+/**
+ * What a listener forwards: ALB's two modes, or (to try the other sources on localhost) RFC 9440
+ * headers as CloudFront passthrough writes them (any certificate accepted, like ALB passthrough) or
+ * Envoy XFCC as SANITIZE_SET writes it (the handshake requires a certificate the trust store
+ * vouches for, like Envoy with a validation context).
+ */
+export type AlbMode = 'verify' | 'passthrough' | 'rfc9440' | 'xfcc'
+
+const MODES: readonly AlbMode[] = ['verify', 'passthrough', 'rfc9440', 'xfcc']
 
 export interface AlbListenerOptions {
   mode: AlbMode
@@ -98,7 +106,7 @@ export function forwardedHeaders (request: IncomingMessage, mode: AlbMode, liste
   const dropped = connectionTokens(request.headers.connection)
   const headers: OutgoingHttpHeaders = {}
   for (const [name, values] of Object.entries(request.headersDistinct)) {
-    if (values === undefined || name.startsWith(ALB_MTLS_PREFIX) || HOP_BY_HOP.has(name) || OVERWRITTEN.has(name) || dropped.has(name)) continue
+    if (values === undefined || name.startsWith(ALB_MTLS_PREFIX) || PROXY_CERT_HEADERS.includes(name) || HOP_BY_HOP.has(name) || OVERWRITTEN.has(name) || dropped.has(name)) continue
     headers[name] = values.length === 1 ? values[0] : values
   }
   const client = clientAddress(socket)
@@ -115,7 +123,9 @@ export function forwardedHeaders (request: IncomingMessage, mode: AlbMode, liste
   }
   const chain = peerChain(socket)
   if (chain.length > 0) {
-    Object.assign(headers, mode === 'verify' ? verifyHeaders(chain[0]!) : passthroughHeaders(chain))
+    Object.assign(headers, mode === 'verify'
+      ? verifyHeaders(chain[0]!)
+      : mode === 'rfc9440' ? rfc9440Headers(chain) : mode === 'xfcc' ? xfccHeaders(chain) : passthroughHeaders(chain))
   }
   return headers
 }
@@ -178,11 +188,11 @@ export async function startAlbEmulator (options: AlbEmulatorOptions): Promise<Al
 
   try {
     for (const listener of options.listeners) {
-      if (listener.mode !== 'verify' && listener.mode !== 'passthrough') throw new TypeError(`mode must be 'verify' or 'passthrough', got ${String(listener.mode)}`)
-      if (listener.mode === 'verify' && options.trustStore === undefined) throw new TypeError('verify mode needs a trustStore (CA bundle)')
+      if (!MODES.includes(listener.mode)) throw new TypeError(`mode must be one of ${MODES.join(', ')}, got ${String(listener.mode)}`)
+      if ((listener.mode === 'verify' || listener.mode === 'xfcc') && options.trustStore === undefined) throw new TypeError(`${listener.mode} mode needs a trustStore (CA bundle)`)
       const target = targetUrl(listener.target ?? options.target)
       const host = listener.host ?? options.host ?? '127.0.0.1'
-      const verify = listener.mode === 'verify'
+      const verify = listener.mode === 'verify' || listener.mode === 'xfcc'
       const server = https.createServer({
         // The same context options setTrustStore uses (cert, key, TLS 1.2+, no session tickets).
         ...contextOptions,

@@ -15,6 +15,9 @@ import { refusalFields } from './refusal-log.js'
 import { refusedChannel, verifiedChannel, type MtlsRefusedMessage, type MtlsVerifiedMessage } from './diagnostics.js'
 import { checkOptionNames, checkRegisteredOnce } from './options-check.js'
 import { logAnchors } from './startup-log.js'
+import { albModeOf, type SourceOption } from '../sources/index.js'
+import type { SourceVerifier } from '../verifier/source-verifier.js'
+import { createSourceCheck } from './source-check.js'
 
 interface CommonPluginOptions {
   /** Refuse requests without a certificate (401). Default true; a route may override with `config.mtls.required`. */
@@ -42,6 +45,8 @@ interface CommonPluginOptions {
 /** ALB mutual TLS passthrough: the whole chain in one header, validated here. */
 export interface PassthroughPluginOptions extends VerifierOptions, CommonPluginOptions {
   mode?: 'passthrough'
+  /** Where the certificate comes from; `'alb-passthrough'` is the default. */
+  source?: 'alb-passthrough'
   /** Header carrying the chain. Default `x-amzn-mtls-clientcert`. */
   header?: string
 }
@@ -49,9 +54,27 @@ export interface PassthroughPluginOptions extends VerifierOptions, CommonPluginO
 /** ALB mutual TLS verify: ALB validated the chain; the leaf and four headers describing it arrive. */
 export interface VerifyPluginOptions extends AlbVerifyOptions, CommonPluginOptions {
   mode: 'verify'
+  source?: 'alb-verify'
 }
 
-export type MtlsPluginOptions = PassthroughPluginOptions | VerifyPluginOptions
+/** ALB verify mode spelled as a source (`mode: 'verify'` is the same). */
+export interface AlbVerifySourcePluginOptions extends AlbVerifyOptions, CommonPluginOptions {
+  source: 'alb-verify'
+  mode?: 'verify'
+}
+
+/**
+ * Any other proxy (CloudFront, RFC 9440, Envoy XFCC, nginx, Traefik, Google Cloud, Cloudflare,
+ * base64 DER headers, Node's own TLS, a custom extractor): see the README section "Sources".
+ * `roots` is required when the chain is validated here (every source but CloudFront, and nginx, GCP
+ * and Cloudflare when their verification flag is forwarded).
+ */
+export interface SourcePluginOptions extends AlbVerifyOptions, CommonPluginOptions {
+  source: Exclude<SourceOption, 'alb-passthrough' | 'alb-verify'>
+  mode?: undefined
+}
+
+export type MtlsPluginOptions = PassthroughPluginOptions | VerifyPluginOptions | AlbVerifySourcePluginOptions | SourcePluginOptions
 
 /** Per-route settings, under the route's `config.mtls`. */
 export interface MtlsRouteConfig {
@@ -63,7 +86,7 @@ export interface MtlsRouteConfig {
 
 export interface MtlsDecorator {
   /** The verifier the plugin uses (shares its options): a `Verifier` in passthrough mode, an `AlbVerifyVerifier` in verify mode. */
-  readonly verifier: Verifier | AlbVerifyVerifier
+  readonly verifier: Verifier | AlbVerifyVerifier | SourceVerifier<any>
   /** Swaps the trust material without a restart; see Verifier.reload. */
   reload (material: TrustMaterial): void
 }
@@ -148,7 +171,12 @@ const plugin: FastifyPluginCallback<MtlsPluginOptions> = (fastify, options, done
 function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
   checkRegisteredOnce(fastify)
   if (options !== null && typeof options === 'object') checkOptionNames(options)
-  const mode = options.mode ?? 'passthrough'
+  // `source` selects the proxy format; ALB's two keep `mode` as their spelling.
+  const source = options.source
+  const albMode = source === undefined ? null : albModeOf(source)
+  if (albMode !== null && options.mode !== undefined && options.mode !== albMode) throw new InvalidOptionError(`mode ${String(options.mode)} contradicts source ${String(source)}`)
+  if (source !== undefined && albMode === null && options.mode !== undefined) throw new InvalidOptionError('mode is for ALB only: leave it out with another source')
+  const mode = options.mode ?? albMode ?? 'passthrough'
   if (mode !== 'passthrough' && mode !== 'verify') throw new InvalidOptionError("mode must be 'passthrough' or 'verify'")
   const names = resolveVerifyHeaderNames(options.verifyHeaders)
   const trusted = compileTrustedProxies(options.trustedProxies)
@@ -166,20 +194,27 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
   if (options.required !== undefined && typeof options.required !== 'boolean') throw new InvalidOptionError('required must be a boolean')
   const required = options.required !== false
   const rules: CompiledRules | null = options.authorize === undefined ? null : compileRules(options.authorize, 'authorize')
-  const source = options.trustSource
-  if (source !== undefined && (source === null || typeof source.current !== 'function' || typeof source.follow !== 'function' || typeof source.staleness !== 'function')) {
+  const trust = options.trustSource
+  if (trust !== undefined && (trust === null || typeof trust.current !== 'function' || typeof trust.follow !== 'function' || typeof trust.staleness !== 'function')) {
     throw new InvalidOptionError('trustSource must be a trust source such as createS3TrustStore() returns')
   }
-  // The source's material wins over roots/intermediates/crls given beside it.
-  if (source !== undefined) options = { ...options, ...source.current() } as MtlsPluginOptions
+  // The trust source's material wins over roots/intermediates/crls given beside it.
+  if (trust !== undefined) options = { ...options, ...trust.current() } as MtlsPluginOptions
 
-  let verifier: Verifier | AlbVerifyVerifier
+  let verifier: Verifier | AlbVerifyVerifier | SourceVerifier<any>
   let check: (request: FastifyRequest) => VerifyResult
-  // The header a refusal log line reads the client's claimed leaf from.
-  let certHeader: string
-  if (options.mode === 'verify') {
+  // The ALB header a refusal log line reads the client's claimed leaf from (none for other sources).
+  let certHeader: string | null = null
+  if (source !== undefined && albMode === null) {
+    for (const albOnly of ['header', 'verifyHeaders']) {
+      if ((options as unknown as Record<string, unknown>)[albOnly] !== undefined) throw new InvalidOptionError(`${albOnly} is for ALB: name another source's headers with source: { name, headers }`)
+    }
+    const sourceCheck = createSourceCheck(source, options, trustedPeer)
+    verifier = sourceCheck.verifier
+    check = sourceCheck.check
+  } else if (mode === 'verify') {
     certHeader = names.leaf
-    const verifyVerifier = createAlbVerifyVerifier(options)
+    const verifyVerifier = createAlbVerifyVerifier(options as AlbVerifyOptions)
     verifier = verifyVerifier
     check = (request) => {
       let values: AlbVerifyValues = readAlbVerifyRawHeaders(request.raw.rawHeaders, names)
@@ -217,8 +252,8 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
       logAnchors(fastify.log, material.roots)
     }
   }))
-  if (source !== undefined) {
-    const unfollow = source.follow({ reload: (material) => { verifier.reload(material as TrustMaterial); logAnchors(fastify.log, (material as TrustMaterial).roots) }, log: fastify.log })
+  if (trust !== undefined) {
+    const unfollow = trust.follow({ reload: (material) => { verifier.reload(material as TrustMaterial); logAnchors(fastify.log, (material as TrustMaterial).roots) }, log: fastify.log })
     fastify.addHook('onClose', (_instance, closed) => {
       unfollow()
       closed()
@@ -235,9 +270,9 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
     const hitsBefore = observed ? verifier.stats().hits : 0
     const started = observed ? performance.now() : 0
     const result = check(request)
-    if (result.ok && source !== undefined) {
-      // Never accept on material older than the source's limit (its last confirmation is too old).
-      const stale = source.staleness()
+    if (result.ok && trust !== undefined) {
+      // Never accept on material older than the trust source's limit (its last confirmation is too old).
+      const stale = trust.staleness()
       if (stale !== null) {
         request.log.error({ mtls: { code: 'FST_MTLS_TRUST_STALE', reason: 'trust-stale', detail: stale } }, 'mtls: trust material too old: certificate not accepted')
         const err = new TrustStaleError()
@@ -261,7 +296,7 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
       next()
       return
     }
-    const fields = refusalFields(result, request.headers[certHeader])
+    const fields = refusalFields(result, certHeader === null ? undefined : request.headers[certHeader])
     if (refusedChannel.hasSubscribers) {
       refusedChannel.publish({
         request, code: result.code, reason: result.reason, albStatus: fields.albStatus, client: fields.client ?? null, cacheHit, durationMs

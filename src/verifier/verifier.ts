@@ -12,7 +12,7 @@ import { CertificateParseError, parseCertificate, parseIssuerCertificate, type P
 import { buildPath, type PathPolicy, type PathRule, type TrustAnchors } from '../validation/path.js'
 import { leafPolicies, policyRule, resolvePolicyOptions, type PolicySettings } from '../validation/policies.js'
 import { indexAnchors, loadCertificates } from '../trust/trust-store.js'
-import type { FailureReason, VerifierOptions, VerifyErrorCode, VerifyFailure, VerifyResult } from '../types.js'
+import type { CertificateSource, FailureReason, VerifierOptions, VerifyErrorCode, VerifyFailure, VerifyResult } from '../types.js'
 import { InvalidOptionError } from '../errors.js'
 
 export interface Verifier {
@@ -200,8 +200,23 @@ export function validate (settings: Settings, header: string | readonly string[]
   }
   const decoded = decodeHeader(header, settings.maxCertificates)
   if (!decoded.ok) return reject(failure('FST_MTLS_CERT_MALFORMED', decoded.reason, decoded.message))
+  return validateChain(settings, decoded.certificates, now, 'alb-passthrough')
+}
+
+/**
+ * The validator every chain-carrying source shares: DER certificates as the proxy forwarded them
+ * (leaf first, the rest a hint) -> parse -> path to a configured root (RFC 5280 6.1) -> identity.
+ * `check` runs on the parsed leaf before path building (a source's cross-check of its own claims).
+ */
+export function validateChain (
+  settings: Settings,
+  certificates: readonly Uint8Array[],
+  now: number,
+  source: CertificateSource,
+  check?: (leaf: ParsedCertificate) => VerifyFailure | null
+): Verdict {
   const parsed: ParsedCertificate[] = []
-  for (const [i, der] of decoded.certificates.entries()) {
+  for (const [i, der] of certificates.entries()) {
     if (der.byteLength > MAX_CERTIFICATE_BYTES) {
       return reject(failure('FST_MTLS_CERT_MALFORMED', 'bad-der', `certificate ${i + 1} is larger than ${MAX_CERTIFICATE_BYTES} bytes`))
     }
@@ -214,6 +229,8 @@ export function validate (settings: Settings, header: string | readonly string[]
     }
   }
   const [leaf, ...intermediates] = parsed as [ParsedCertificate, ...ParsedCertificate[]]
+  const inconsistent = check?.(leaf) ?? null
+  if (inconsistent !== null) return reject(inconsistent)
   const candidates = settings.intermediates.length === 0
     ? intermediates
     : [...intermediates, ...settings.intermediates.filter((c) => !intermediates.some((h) => h.fingerprint256 === c.fingerprint256))]
@@ -223,7 +240,7 @@ export function validate (settings: Settings, header: string | readonly string[]
   const result = buildPath(leaf, candidates, settings.anchors, settings.policy, now, [revocationRule, settings.policyRule])
   if (!result.ok) return reject(failure('FST_MTLS_CERT_INVALID', result.problem.reason, result.problem.message))
   return {
-    result: { ok: true, certificate: buildIdentity(result.path, 'alb-passthrough', 'fastify-alb-mtls', leafPolicies(result.path, settings.policies)) },
+    result: { ok: true, certificate: buildIdentity(result.path, source, 'fastify-alb-mtls', leafPolicies(result.path, settings.policies)) },
     validFrom: verdictValidFrom(result.path, settings),
     validUntil: verdictValidUntil(result.path, settings)
   }

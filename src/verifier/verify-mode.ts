@@ -10,12 +10,13 @@
  */
 import type { Problem } from '../validation/checks.js'
 import { decodeHeader } from '../sources/decode.js'
+import type { LeafClaims } from '../sources/material.js'
 import { buildIdentity } from '../identity.js'
 import { CertificateParseError, parseCertificate, type ParsedCertificate } from '../x509/parse.js'
 import { buildPath, checkLeafCertificate } from '../validation/path.js'
 import { checkPathPolicies, leafPolicies } from '../validation/policies.js'
 import { parseDistinguishedName, sameDistinguishedName } from '../x509/rfc2253.js'
-import type { ClientCertificate, TlsInfo, VerifierOptions, VerifyResult } from '../types.js'
+import type { CertificateSource, ClientCertificate, TlsInfo, VerifierOptions, VerifyFailure, VerifyResult } from '../types.js'
 import { cacheKey, Validations } from './cache.js'
 import { failure, MAX_CERTIFICATE_BYTES, MISSING, resolveSettings, verdictValidFrom, verdictValidUntil, type Settings, type TrustMaterial, type Verdict, type VerifierStats } from './verifier.js'
 import { InvalidOptionError } from '../errors.js'
@@ -55,11 +56,13 @@ export interface AlbVerifyVerifier {
   stats (): VerifierStats
 }
 
-interface VerifyModeSettings extends Settings {
+export type { LeafClaims }
+
+export interface VerifyModeSettings extends Settings {
   verifyChain: boolean
 }
 
-function resolveVerifyModeSettings (options: AlbVerifyOptions): VerifyModeSettings {
+export function resolveVerifyModeSettings (options: AlbVerifyOptions): VerifyModeSettings {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object')
   if (options.verifyChain !== undefined && typeof options.verifyChain !== 'boolean') throw new InvalidOptionError('verifyChain must be a boolean')
   // crlPolicy.onMissing 'reject' asks for revocation even with no CRL (then every path is refused).
@@ -74,7 +77,7 @@ function resolveVerifyModeSettings (options: AlbVerifyOptions): VerifyModeSettin
   return { ...settings, verifyChain }
 }
 
-function malformed (reason: 'repeated-header' | 'header-too-large' | 'incomplete-headers' | 'bad-encoding' | 'header-mismatch', message: string): VerifyResult {
+function malformed (reason: 'repeated-header' | 'header-too-large' | 'incomplete-headers' | 'bad-encoding' | 'header-mismatch', message: string): VerifyFailure {
   return failure('FST_MTLS_CERT_MALFORMED', reason, message)
 }
 
@@ -150,26 +153,36 @@ export function createTlsAttacher (): (result: VerifyResult, version: HeaderValu
   }
 }
 
-interface Claimed { serialNumber: string, issuer: string, subject: string, validity: string }
-
-/** The four text headers against the leaf: a syntax error or a disagreement, or null when they agree. */
-function crossCheck (leaf: ParsedCertificate, claimed: Claimed): VerifyResult | null {
-  const serial = normalizeSerial(claimed.serialNumber.trim())
+/** The claims against the leaf: a syntax error or a disagreement, or null when they agree. */
+export function crossCheckClaims (leaf: ParsedCertificate, claimed: LeafClaims): VerifyFailure | null {
+  const serial = claimed.serialNumber === undefined
+    ? undefined
+    : normalizeSerial(claimed.serialColons === true ? colonFree(claimed.serialNumber.trim()) : claimed.serialNumber.trim())
   if (serial === null) return malformed('bad-encoding', 'serial number header is not hexadecimal')
-  const issuer = parseDistinguishedName(claimed.issuer)
+  const issuer = claimed.issuer === undefined ? undefined : parseDistinguishedName(claimed.issuer)
   if (issuer === null) return malformed('bad-encoding', 'issuer header is not an RFC 2253 name')
-  const subject = parseDistinguishedName(claimed.subject)
+  const subject = claimed.subject === undefined ? undefined : parseDistinguishedName(claimed.subject)
   if (subject === null) return malformed('bad-encoding', 'subject header is not an RFC 2253 name')
-  const validity = parseValidity(claimed.validity)
+  const validity = claimed.validity === undefined ? undefined : parseValidity(claimed.validity)
   if (validity === null) return malformed('bad-encoding', 'validity header is not NotBefore=<ISO 8601>;NotAfter=<ISO 8601>')
+  const sha256 = claimed.sha256 === undefined ? undefined : colonFree(claimed.sha256.trim()).toLowerCase()
+  if (sha256 !== undefined && !/^[0-9a-f]{64}$/.test(sha256)) return malformed('bad-encoding', 'SHA-256 header is not 64 hex digits')
 
-  const mismatch = (what: string): VerifyResult => malformed('header-mismatch', `${what} header disagrees with the leaf certificate (possible header tampering)`)
-  if (serial !== (leaf.serialNumber.replace(/^0+/, '') || '0')) return mismatch('serial number')
-  if (!sameDistinguishedName(issuer, leaf.issuer)) return mismatch('issuer')
-  if (!sameDistinguishedName(subject, leaf.subject)) return mismatch('subject')
-  if (validity.notBefore !== Math.floor(leaf.notBefore.getTime() / 1000) ||
-    validity.notAfter !== Math.floor(leaf.notAfter.getTime() / 1000)) return mismatch('validity')
+  const mismatch = (what: string): VerifyFailure => malformed('header-mismatch', `${what} header disagrees with the leaf certificate (possible header tampering)`)
+  if (serial !== undefined && serial !== (leaf.serialNumber.replace(/^0+/, '') || '0')) return mismatch('serial number')
+  if (issuer !== undefined && !sameDistinguishedName(issuer, leaf.issuer)) return mismatch('issuer')
+  if (subject !== undefined && !sameDistinguishedName(subject, leaf.subject)) return mismatch('subject')
+  if (validity !== undefined && (validity.notBefore !== Math.floor(leaf.notBefore.getTime() / 1000) ||
+    validity.notAfter !== Math.floor(leaf.notAfter.getTime() / 1000))) return mismatch('validity')
+  if (sha256 !== undefined && sha256 !== leaf.fingerprint256) return mismatch('SHA-256')
+  for (const uri of claimed.uris ?? []) if (!(leaf.san?.uri ?? []).includes(uri)) return mismatch('URI')
+  for (const dns of claimed.dnsNames ?? []) if (!(leaf.san?.dns ?? []).some((d) => d.toLowerCase() === dns.toLowerCase())) return mismatch('DNS')
   return null
+}
+
+/** `4a:3f:5c` -> `4a3f5c` when every group is two hex digits; anything else unchanged (then refused). */
+function colonFree (text: string): string {
+  return /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2})+$/.test(text) ? text.replaceAll(':', '') : text
 }
 
 /** The five verify-mode headers of one request, each read once. */
@@ -198,7 +211,7 @@ function readHeaders (settings: VerifyModeSettings, values: AlbVerifyValues): Ve
   return { leaf, serialNumber, issuer, subject, validity }
 }
 
-function refused (result: VerifyResult): Verdict {
+export function refused (result: VerifyResult): Verdict {
   return { result, validFrom: 0, validUntil: 0 }
 }
 
@@ -217,7 +230,15 @@ function validateHeaders (settings: VerifyModeSettings, headers: VerifyModeHeade
     return refused(failure('FST_MTLS_CERT_MALFORMED', 'bad-der', `the leaf is not a valid X.509 certificate: ${detail}`))
   }
 
-  const inconsistent = crossCheck(leaf, headers)
+  return validateVerifiedLeaf(settings, leaf, headers, now, 'alb-verify')
+}
+
+/**
+ * The check every verify-style source shares, once its leaf is parsed: the proxy's claims against
+ * the leaf, then validity at `now` and the leaf rules, or (`verifyChain`) the whole path to `roots`.
+ */
+export function validateVerifiedLeaf (settings: VerifyModeSettings, leaf: ParsedCertificate, claims: LeafClaims, now: number, source: CertificateSource): Verdict {
+  const inconsistent = crossCheckClaims(leaf, claims)
   if (inconsistent !== null) return refused(inconsistent)
 
   let path: ParsedCertificate[] = [leaf]
@@ -239,7 +260,7 @@ function validateHeaders (settings: VerifyModeSettings, headers: VerifyModeHeade
     policies = outcome.policies
   }
   return {
-    result: { ok: true, certificate: buildIdentity(path, 'alb-verify', 'load-balancer', policies) },
+    result: { ok: true, certificate: buildIdentity(path, source, 'load-balancer', policies) },
     validFrom: verdictValidFrom(path, settings),
     validUntil: verdictValidUntil(path, settings)
   }

@@ -5,6 +5,7 @@
 import Fastify, { type FastifyRequest } from 'fastify'
 import mtlsPassthrough, {
   createVerifier,
+  type CertificateSource,
   type ClientCertificate,
   type MtlsPluginOptions,
   type TlsInfo,
@@ -58,7 +59,7 @@ app.get('/', { config: { mtls: { required: false } } }, async (request) => {
   expectType<Equal<typeof cert.san.dns, readonly string[]>>(true)
   expectType<Equal<typeof cert.subjectAttributes.CN, readonly string[] | undefined>>(true)
   expectType<Equal<typeof cert.tls, TlsInfo | undefined>>(true)
-  expectType<Equal<typeof cert.source, 'alb-passthrough' | 'alb-verify'>>(true)
+  expectType<Equal<typeof cert.source, CertificateSource>>(true)
   // @ts-expect-error the identity is read-only
   cert.subject = 'CN=forged'
   return cert.fingerprint256

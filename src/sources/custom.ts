@@ -1,0 +1,67 @@
+/**
+ * custom: any other proxy. `extract(request)` returns the raw material and the plugin does the
+ * rest (trusted-proxy rule, validation or cross-check, cache, identity, guards):
+ * - `undefined` / `null`: no certificate;
+ * - `{ chain }`: certificates, leaf first, as DER bytes or PEM text: validated here against `roots`;
+ * - `{ verifiedLeaf, claims? }`: a leaf the proxy validated, with what the proxy said about it
+ *   (checked against the leaf, as in ALB verify mode).
+ * A thrown error refuses the request (`bad-encoding`).
+ */
+import { decodeReference } from './decode.js'
+import { ABSENT, cacheText, malformed, refused, type Decoded, type LeafClaims, type Material, type SourceReader } from './material.js'
+
+export type CustomMaterial =
+  | { readonly chain: ReadonlyArray<Uint8Array | string> }
+  | { readonly verifiedLeaf: Uint8Array | string, readonly claims?: LeafClaims }
+
+export interface CustomSource<R = unknown> {
+  extract (request: R): CustomMaterial | null | undefined
+  /** The material comes from request headers (default): the trusted-proxy rule applies. False when it comes from the connection. */
+  fromHeaders?: boolean
+}
+
+function toDer (value: Uint8Array | string, limit: number): Uint8Array[] | string {
+  if (value instanceof Uint8Array) return [value]
+  if (typeof value !== 'string') return 'a certificate is neither bytes nor PEM text'
+  const decoded = decodeReference(value, limit)
+  return decoded.ok ? decoded.certificates : decoded.message
+}
+
+export function customSource<R> (source: CustomSource<R>): SourceReader<R> {
+  const fromHeaders = source.fromHeaders !== false
+  return {
+    name: 'custom',
+    fromHeaders,
+    // `{ verifiedLeaf }` needs no roots; a `{ chain }` without roots fails closed (`untrusted`).
+    needsRoots: false,
+    read (request, limits): Material {
+      let got: CustomMaterial | null | undefined
+      try {
+        got = source.extract(request)
+      } catch (err) {
+        return refused(malformed('bad-encoding', `custom source: ${(err as Error)?.message ?? 'extract threw'}`))
+      }
+      if (got === null || got === undefined) return ABSENT
+      const list = 'chain' in got ? got.chain : 'verifiedLeaf' in got ? [got.verifiedLeaf] : null
+      if (list === null || !Array.isArray(list) || list.length === 0) return refused(malformed('bad-encoding', 'custom source: extract returned neither { chain } nor { verifiedLeaf }'))
+      const certificates: Uint8Array[] = []
+      for (const item of list as ReadonlyArray<Uint8Array | string>) {
+        const der = toDer(item, limits.maxCertificates)
+        if (typeof der === 'string') return refused(malformed('bad-encoding', `custom source: ${der}`))
+        certificates.push(...der)
+        if (certificates.length > limits.maxCertificates) return refused(malformed('too-many-certificates', `more than ${limits.maxCertificates} certificates`))
+      }
+      const encoded = certificates.map((der) => Buffer.from(der).toString('base64'))
+      const verified = 'verifiedLeaf' in got
+      const claims = verified ? (got as { claims?: LeafClaims }).claims ?? {} : undefined
+      return {
+        kind: 'present',
+        key: encoded[0]!.slice(-40, -8),
+        text: cacheText([verified ? 'verified' : 'chain', JSON.stringify(claims ?? null), ...encoded]),
+        decode: (): Decoded => verified
+          ? { kind: 'verified', leaf: certificates[0]!, claims: claims! }
+          : { kind: 'chain', certificates }
+      }
+    }
+  }
+}

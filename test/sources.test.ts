@@ -1,0 +1,182 @@
+/**
+ * Per-source details the shared table does not show: each grammar's edge cases, header renaming,
+ * option errors, the API Gateway adapter and the custom source, through the framework-free
+ * `createSourceVerifier` (requests are plain `{ rawHeaders }` objects).
+ */
+import { test, before } from 'node:test'
+import assert from 'node:assert/strict'
+import Fastify from 'fastify'
+import mtls, { createApiGatewayVerifier, createSourceVerifier, resolveSource, type SourceOption, type VerifyResult } from '../src/index.js'
+import { parseXfcc } from '../src/sources/xfcc.js'
+import { parseByteSequence, parseByteSequenceList, strictBase64 } from '../src/sources/structured.js'
+import { createTestPki, type TestPki } from '../src/testing/index.js'
+import * as fmt from './helpers/sources.js'
+
+let pki: TestPki
+before(async () => { pki = await createTestPki() })
+
+const raw = (headers: Record<string, string | string[]>): { rawHeaders: string[] } => ({
+  rawHeaders: Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? v : [v]).flatMap((x) => [k, x]))
+})
+
+function verifier (source: SourceOption, withRoots = true, extra: Record<string, unknown> = {}): (headers: Record<string, string | string[]>) => VerifyResult {
+  const v = createSourceVerifier((context) => resolveSource(source, context), { ...(withRoots ? { roots: pki.root.pem } : {}), ...extra })
+  return (headers) => v.verifySync(raw(headers))
+}
+
+const reason = (r: VerifyResult): string => r.ok ? 'ok' : r.reason
+
+test('structured fields: byte sequences are strict (RFC 8941 3.3.5)', () => {
+  assert.deepEqual(parseByteSequence(' :AQID: '), Buffer.from([1, 2, 3]))
+  for (const bad of ['AQID', ':AQID', ':AQI:', ':AQ=D:', ':AQID:;a=1', ':AQ ID:', ':AQIE=:']) assert.equal(parseByteSequence(bad), null, bad)
+  assert.deepEqual(parseByteSequenceList(':AQID:, :BAUG:', 4), [Buffer.from([1, 2, 3]), Buffer.from([4, 5, 6])])
+  assert.equal(parseByteSequenceList(':AQID:,', 4), null)
+  assert.equal(parseByteSequenceList(':AQID:,:AQID:,:AQID:', 2), 'too-many')
+  assert.equal(strictBase64('AQJ='), null) // non-canonical: trailing bits set
+})
+
+test('xfcc grammar: quoted values, \\" escapes, case-insensitive keys, several elements', () => {
+  const parsed = parseXfcc('By=spiffe://a;hash=ab;Subject="CN=x\\"y,O=z";URI=spiffe://u1;URI=spiffe://u2,BY=spiffe://b;DNS=d.example')
+  assert.ok(Array.isArray(parsed))
+  assert.equal(parsed.length, 2)
+  assert.deepEqual(parsed[0]!.get('subject'), ['CN=x"y,O=z'])
+  assert.deepEqual(parsed[0]!.get('uri'), ['spiffe://u1', 'spiffe://u2'])
+  assert.deepEqual(parsed[1]!.get('by'), ['spiffe://b'])
+  for (const bad of ['By', 'By=a;', 'Subject="CN=x', 'Subject=CN=x', '=a', 'By=a"b']) {
+    const r = parseXfcc(bad)
+    assert.ok(!Array.isArray(r) && r.reason === 'bad-encoding', bad)
+  }
+})
+
+test('xfcc: the last element (the nearest proxy) decides; an earlier client-written one is not read', () => {
+  const check = verifier('xfcc')
+  const forgedFirst = `Hash=${'0'.repeat(64)};Cert="garbage";Subject="CN=admin"`
+  const real = fmt.xfccElement(pki.leaf, [pki.intermediate])
+  const ok = check({ 'x-forwarded-client-cert': `${forgedFirst},${real}` })
+  assert.equal(reason(ok), 'ok')
+  // The other way round the forged element is the nearest one, and its Cert is not a certificate.
+  assert.equal(reason(check({ 'x-forwarded-client-cert': `${real},${forgedFirst}` })), 'bad-pem')
+  // Cert without Chain: the leaf alone, intermediates from configuration.
+  const certOnly = `Hash=${fmt.sha256Hex(pki.leaf)};Cert="${encodeURIComponent(pki.leaf.pem)}"`
+  assert.equal(reason(check({ 'x-forwarded-client-cert': certOnly })), 'untrusted')
+  assert.equal(reason(verifier('xfcc', true, { intermediates: pki.intermediate.pem })({ 'x-forwarded-client-cert': certOnly })), 'ok')
+  // Only Hash/Subject (no Cert, no Chain): nothing to validate.
+  assert.equal(reason(check({ 'x-forwarded-client-cert': `Hash=${fmt.sha256Hex(pki.leaf)};Subject="CN=client"` })), 'incomplete-headers')
+  // Cert that is not Chain's first certificate.
+  const other = `Cert="${encodeURIComponent(pki.intermediate.pem)}";Chain="${encodeURIComponent(pki.leaf.pem + pki.intermediate.pem)}"`
+  assert.equal(reason(check({ 'x-forwarded-client-cert': other })), 'header-mismatch')
+})
+
+test('rfc9440: chain without the leaf header, bad byte sequences, too many certificates', () => {
+  const check = verifier('rfc9440')
+  const b = (der: Uint8Array): string => `:${Buffer.from(der).toString('base64')}:`
+  assert.equal(reason(check({ 'client-cert-chain': b(pki.intermediate.der) })), 'incomplete-headers')
+  assert.equal(reason(check({ 'client-cert': Buffer.from(pki.leaf.der).toString('base64') })), 'bad-encoding')
+  assert.equal(reason(check({ 'client-cert': b(pki.leaf.der), 'client-cert-chain': Array(8).fill(b(pki.intermediate.der)).join(', ') })), 'too-many-certificates')
+  assert.equal(reason(check({ 'client-cert': b(pki.leaf.der) })), 'untrusted')
+  assert.equal(reason(check({})), 'missing')
+})
+
+test('traefik: older URL-escaped PEM bodies are read too', () => {
+  const check = verifier('traefik')
+  const body = (pem: string): string => encodeURIComponent(pem.replace(/-----[A-Z ]+-----/g, '').trim())
+  assert.equal(reason(check({ 'x-forwarded-tls-client-cert': `${body(pki.leaf.pem)},${body(pki.intermediate.pem)}` })), 'ok')
+  assert.equal(reason(check({ 'x-forwarded-tls-client-cert': 'not base64!' })), 'bad-base64')
+})
+
+test('header names are configurable for every source', () => {
+  const cf = verifier({ name: 'cloudfront', headers: { pem: 'x-cert-pem', serialNumber: 'x-cert-serial', sha256: false } }, false)
+  const h = fmt.cloudFront(pki.leaf)
+  const renamed = { ...h, 'x-cert-pem': h['CloudFront-Viewer-Cert-Pem']!, 'x-cert-serial': h['CloudFront-Viewer-Cert-Serial-Number']! }
+  delete (renamed as Record<string, string>)['CloudFront-Viewer-Cert-Pem']
+  delete (renamed as Record<string, string>)['CloudFront-Viewer-Cert-Serial-Number']
+  assert.equal(reason(cf(renamed)), 'ok')
+  const nginx = verifier({ name: 'nginx', headers: { cert: 'x-ssl-cert', verify: false } }, true, { intermediates: pki.intermediate.pem })
+  assert.equal(reason(nginx({ 'x-ssl-cert': encodeURIComponent(pki.leaf.pem) })), 'ok')
+  const der = verifier({ name: 'base64-der', headers: { cert: 'x-client-cert' } }, true, { intermediates: pki.intermediate.pem })
+  assert.equal(reason(der({ 'x-client-cert': Buffer.from(pki.leaf.der).toString('base64') })), 'ok')
+})
+
+test('options: roots are required where the chain is validated here; unknown sources and keys fail at startup', async () => {
+  for (const source of ['rfc9440', 'xfcc', 'traefik', 'base64-der', 'tls', { name: 'nginx', headers: { verify: false } }, { name: 'gcp', headers: { chainVerified: false } }, { name: 'cloudflare', headers: { verified: false } }] as SourceOption[]) {
+    assert.throws(() => createSourceVerifier((c) => resolveSource(source, c), {}), { code: 'FST_MTLS_INVALID_OPTION' }, JSON.stringify(source))
+  }
+  assert.throws(() => resolveSource('haproxy', { validates: true }), /source must be one of/)
+  assert.throws(() => resolveSource({ name: 'xfcc', headers: { cert: 'x' } }, { validates: true }), /unknown header key cert/)
+  assert.throws(() => resolveSource({ name: 'rfc9440', headers: { cert: 'content-type' } }, { validates: true }), /cannot carry certificates/)
+  assert.throws(() => resolveSource({ name: 'rfc9440', headers: { cert: 'a', chain: 'A' } }, { validates: true }), /share a name/)
+  const app = Fastify()
+  await assert.rejects(async () => { await app.register(mtls, { source: 'alb-verify', mode: 'passthrough' } as never).ready() }, /contradicts/)
+  const app2 = Fastify()
+  await assert.rejects(async () => { await app2.register(mtls, { source: 'rfc9440', mode: 'verify', roots: pki.root.pem } as never).ready() }, /mode is for ALB only/)
+  const app3 = Fastify()
+  await assert.rejects(async () => { await app3.register(mtls, { source: 'rfc9440', header: 'x-cert', roots: pki.root.pem } as never).ready() }, /header is for ALB/)
+})
+
+test("source: 'alb-passthrough' and 'alb-verify' are today's two modes", async () => {
+  const app = Fastify()
+  await app.register(mtls, { source: 'alb-verify' })
+  app.get('/', async (request) => ({ source: request.clientCert?.source }))
+  const res = await app.inject({ url: '/', headers: fmt.albVerify(pki.leaf) })
+  assert.deepEqual(res.json(), { source: 'alb-verify' })
+  const app2 = Fastify()
+  await app2.register(mtls, { source: 'alb-passthrough', roots: pki.root.pem })
+  app2.get('/', async (request) => ({ source: request.clientCert?.source }))
+  assert.deepEqual((await app2.inject({ url: '/', headers: fmt.albPassthrough([pki.leaf, pki.intermediate]) })).json(), { source: 'alb-passthrough' })
+})
+
+test('API Gateway: REST (identity.clientCert) and HTTP API (authentication.clientCert) events', () => {
+  const v = createApiGatewayVerifier()
+  const hex = pki.leaf.serialNumber
+  const clientCert = {
+    clientCertPem: pki.leaf.pem,
+    subjectDN: 'CN=client,O=Example Corp',
+    issuerDN: 'CN=Test Intermediate CA,O=fastify-alb-mtls',
+    serialNumber: hex.match(/../g)!.join(':'),
+    validity: { notBefore: 'May 28 12:30:02 2019 GMT', notAfter: 'Aug  5 09:36:04 2031 GMT' }
+  }
+  const rest = v.verifySync({ requestContext: { identity: { clientCert } } })
+  assert.ok(rest.ok)
+  assert.equal(rest.certificate.source, 'api-gateway')
+  assert.equal(rest.certificate.verifiedBy, 'load-balancer')
+  const http = v.verifySync({ requestContext: { authentication: { clientCert } } })
+  assert.ok(http.ok)
+  assert.equal(reason(v.verifySync({ requestContext: { authentication: { clientCert: { ...clientCert, serialNumber: '01:02' } } } })), 'header-mismatch')
+  assert.equal(reason(v.verifySync({ requestContext: {} })), 'missing')
+  assert.equal(reason(v.verifySync({ requestContext: { identity: { clientCert: { serialNumber: '01' } } } })), 'incomplete-headers')
+  // With verifyChain the path to roots is rebuilt here too.
+  const strict = createApiGatewayVerifier({ roots: pki.root.pem, verifyChain: true })
+  assert.equal(reason(strict.verifySync({ requestContext: { identity: { clientCert } } })), 'untrusted')
+  const strictChain = createApiGatewayVerifier({ roots: pki.root.pem, intermediates: pki.intermediate.pem, verifyChain: true })
+  assert.equal(reason(strictChain.verifySync({ requestContext: { identity: { clientCert } } })), 'ok')
+})
+
+test('custom source: a verified leaf with claims, a thrown error, nonsense', () => {
+  const make = (extract: (r: unknown) => unknown): ((h: Record<string, string>) => VerifyResult) =>
+    verifier({ extract } as SourceOption, false)
+  assert.equal(reason(make(() => ({ verifiedLeaf: pki.leaf.der, claims: { sha256: fmt.sha256Hex(pki.leaf) } }))({})), 'ok')
+  assert.equal(reason(make(() => ({ verifiedLeaf: pki.leaf.pem, claims: { subject: 'CN=admin' } }))({})), 'header-mismatch')
+  assert.equal(reason(make(() => { throw new Error('boom') })({})), 'bad-encoding')
+  assert.equal(reason(make(() => ({ something: 1 }))({})), 'bad-encoding')
+  // A chain without roots fails closed.
+  assert.equal(reason(make(() => ({ chain: [pki.leaf.der, pki.intermediate.der] }))({})), 'untrusted')
+})
+
+test('gcp and cloudflare: present/verified flags that contradict the headers are refused', () => {
+  const gcp = verifier('gcp', false)
+  assert.equal(reason(gcp({ ...fmt.gcp(pki.leaf, []), 'X-Client-Cert-Present': 'false' })), 'header-mismatch')
+  assert.equal(reason(gcp({ 'X-Client-Cert-Present': 'false', 'X-Client-Cert-Chain-Verified': 'false', 'X-Client-Cert-Error': '' })), 'missing')
+  assert.equal(reason(gcp({ ...fmt.gcp(pki.leaf, []), 'X-Client-Cert-Chain-Verified': 'yes' })), 'bad-encoding')
+  const cf = verifier('cloudflare', false)
+  assert.equal(reason(cf({ ...fmt.cloudflare(pki.leaf, []), 'cf-cert-verified': 'TRUE' })), 'bad-encoding')
+  assert.equal(reason(cf({ 'cf-cert-verified': 'false', 'cf-cert-revoked': 'false' })), 'missing')
+})
+
+test('reload swaps roots for a source verifier and keeps roots required', () => {
+  const v = createSourceVerifier((c) => resolveSource('rfc9440', c), { roots: pki.root.pem })
+  const req = raw(fmt.rfc9440(pki.leaf, [pki.intermediate]))
+  assert.equal(reason(v.verifySync(req)), 'ok')
+  v.reload({ roots: pki.intermediate.pem })
+  assert.equal(reason(v.verifySync(req)), 'ok')
+  assert.throws(() => v.reload({ roots: [] }), { code: 'FST_MTLS_INVALID_OPTION' })
+})
