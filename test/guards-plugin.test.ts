@@ -67,9 +67,11 @@ test('service-to-service by SPIFFE ID: 200 for the workload, 403 for anyone else
   await app.close()
 })
 
-test('a partner by organisation and any of its OUs; AND across subject, issuer and SAN', async () => {
+test('a partner by organisation and all of its OUs; AND across subject, issuer and SAN', async () => {
   const { app } = await build((app) => {
-    app.get('/partner', { onRequest: requireClientCert({ subject: { O: 'Partner Inc', OU: ['Billing', 'Finance'] } }) }, ok)
+    app.get('/partner', { onRequest: requireClientCert({ subject: { O: 'Partner Inc', OU: ['Billing', 'Integrations', 'Finance'] } }) }, ok)
+    // The partner also carries OU=Integrations, which this rule does not allow: every value must match.
+    app.get('/billing-only', { onRequest: requireClientCert({ subject: { O: 'Partner Inc', OU: ['Billing', 'Finance'] } }) }, ok)
     app.get('/strict', {
       onRequest: requireClientCert({
         subject: { O: 'Example Corp' },
@@ -81,10 +83,32 @@ test('a partner by organisation and any of its OUs; AND across subject, issuer a
   })
   assert.equal((await get(app, '/partner', partner)).status, 200)
   assert.equal((await get(app, '/partner', service)).status, 403)
+  assert.equal((await get(app, '/billing-only', partner)).status, 403)
   assert.equal((await get(app, '/strict', service)).status, 200)
   assert.equal((await get(app, '/strict', partner)).status, 403)
   assert.equal((await get(app, '/wrong-issuer', service)).status, 403)
   await app.close()
+})
+
+test('a certificate with two CNs (admin and guest) does not pass a CN admin rule, nor plugin-level authorize', async () => {
+  const twoCns = await pki.issue({ subject: [[['O', 'Example Corp']], [['CN', 'admin']], [['CN', 'guest']]] })
+  const oneCn = await pki.issue({ subject: 'CN=admin,O=Example Corp' })
+  const header = toAlbHeader([twoCns.pem, pki.intermediate.pem])
+  const { app, logs } = await build((app) => {
+    app.get('/admin', { onRequest: requireClientCert({ subject: { CN: 'admin' } }) }, ok)
+    app.get('/admin-re', { onRequest: requireClientCert({ subject: { CN: /^admin$/ } }) }, ok)
+  })
+  assert.equal((await get(app, '/admin', header)).status, 403)
+  assert.equal((await get(app, '/admin-re', header)).status, 403)
+  assert.equal(logs.find((l) => l.mtls?.code === 'FST_MTLS_FORBIDDEN')?.mtls?.rule, 'subject.CN')
+  assert.equal((await get(app, '/admin', toAlbHeader([oneCn.pem, pki.intermediate.pem]))).status, 200)
+  await app.close()
+  // The same in one multi-valued RDN (CN=admin+CN=guest), through the plugin-level rules.
+  const plusCn = await pki.issue({ subject: 'CN=admin+CN=guest,O=Example Corp' })
+  const { app: guarded } = await build((app) => { app.get('/', ok) }, { authorize: { subject: { CN: 'admin' } } })
+  assert.equal((await get(guarded, '/', toAlbHeader([plusCn.pem, pki.intermediate.pem]))).status, 403)
+  assert.equal((await get(guarded, '/', toAlbHeader([oneCn.pem, pki.intermediate.pem]))).status, 200)
+  await guarded.close()
 })
 
 test('an admin by pinned fingerprint', async () => {

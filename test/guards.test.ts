@@ -60,12 +60,37 @@ test('subject attributes: exact and case-sensitive, list is any-of, RegExp as wr
   assert.equal(verdict({ subject: { O: ['x', /Corp$/] } }, cert()), null)
 })
 
-test('a repeated attribute matches when any of its values does; an absent one never matches', () => {
+test('a repeated attribute matches only when every one of its values does (issue 12)', () => {
   const c = cert({ subject: { CN: ['svc'], OU: ['Engineering', 'Billing'] } })
-  assert.equal(verdict({ subject: { OU: 'Billing' } }, c), null)
-  assert.equal(verdict({ subject: { OU: ['Billing', 'Finance'] } }, c), null)
+  // One value matching is not enough: a second, unpoliced value would bypass the rule.
+  assert.equal(verdict({ subject: { OU: 'Billing' } }, c), 'subject.OU')
+  assert.equal(verdict({ subject: { OU: ['Billing', 'Finance'] } }, c), 'subject.OU')
+  assert.equal(verdict({ subject: { OU: /^Billing$/ } }, c), 'subject.OU')
+  // Each value may match a different alternative, string or RegExp.
+  assert.equal(verdict({ subject: { OU: ['Billing', 'Engineering'] } }, c), null)
+  assert.equal(verdict({ subject: { OU: ['Billing', /^Eng/] } }, c), null)
+  assert.equal(verdict({ subject: { OU: /^(Billing|Engineering)$/ } }, c), null)
   assert.equal(verdict({ subject: { OU: 'Finance' } }, c), 'subject.OU')
+})
+
+test('two CNs, admin and guest: a CN admin rule refuses, on the subject and on the issuer', () => {
+  const twoCns = cert({ subject: { CN: ['admin', 'guest'], O: ['Example Corp'] }, issuer: { CN: ['Example Issuing CA', 'Other CA'] } })
+  assert.equal(verdict({ subject: { CN: 'admin' } }, twoCns), 'subject.CN')
+  assert.equal(verdict({ subject: { CN: /^admin$/ } }, twoCns), 'subject.CN')
+  assert.equal(verdict({ subject: { CN: ['admin', 'root'] } }, twoCns), 'subject.CN')
+  assert.equal(verdict({ subject: { CN: ['admin', 'guest'] } }, twoCns), null)
+  assert.equal(verdict({ issuer: { CN: 'Example Issuing CA' } }, twoCns), 'issuer.CN')
+  // The other attributes are unaffected.
+  assert.equal(verdict({ subject: { O: 'Example Corp' } }, twoCns), null)
+  // The same name with one CN passes.
+  assert.equal(verdict({ subject: { CN: 'admin' } }, cert({ subject: { CN: ['admin'] } })), null)
+})
+
+test('an absent attribute, or one with no values, never matches', () => {
+  const c = cert({ subject: { CN: ['svc'], OU: [] } })
   assert.equal(verdict({ subject: { O: /.*/ } }, c), 'subject.O')
+  assert.equal(verdict({ subject: { OU: /.*/ } }, c), 'subject.OU')
+  assert.equal(verdict({ issuer: { OU: /.*/ } }, c), 'issuer.OU')
 })
 
 test('attribute keys: short names, case-insensitive aliases and OIDs resolve to the identity key', () => {

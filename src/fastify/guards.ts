@@ -26,8 +26,12 @@ export type KnownAttributeName =
 export type AttributeOid = `${number}.${string}`
 
 /**
- * Rules on a distinguished name: every attribute given must match. A name may repeat an attribute
- * (several `OU`s): the rule holds when ANY of the certificate's values matches.
+ * Rules on a distinguished name: every attribute given must match. The attribute must be present, and
+ * when the name repeats it (two `CN`s, several `OU`s) EVERY value must match the rule (each value may
+ * match a different entry of a list). A rule on a repeated attribute could otherwise be passed with a
+ * second value that the issuing CA did not police (issue 12): `{ CN: 'admin' }` refuses a certificate
+ * whose subject holds both `CN=admin` and `CN=guest`. To accept "any of several OUs", list every OU the
+ * certificate may carry, or use `check`.
  */
 export type NameRules =
   { readonly [K in KnownAttributeName]?: ValueRule } &
@@ -154,6 +158,17 @@ function anyOf (values: readonly string[] | undefined, match: (text: string) => 
   return false
 }
 
+/**
+ * At least one value, and every one satisfies `match`: the rule form for name attributes, which a
+ * name may repeat (RFC 5280 4.1.2.4 allows any number of AttributeTypeAndValues, and a CA may check
+ * only the first). An absent attribute or an empty list never matches.
+ */
+function everyOf (values: readonly string[] | undefined, match: (text: string) => boolean): boolean {
+  if (values === undefined || values.length === 0) return false
+  for (const v of values) if (!match(v)) return false
+  return true
+}
+
 function compileName (value: unknown, field: 'subject' | 'issuer', clauses: Clause[]): void {
   if (!isPlainObject(value)) fail(`${field} must be an object of attribute rules`)
   const seen = new Set<string>()
@@ -167,8 +182,8 @@ function compileName (value: unknown, field: 'subject' | 'issuer', clauses: Clau
     seen.add(name)
     const match = compileValues(rule, `${field}.${key}`)
     const test: Test = field === 'subject'
-      ? (cert) => anyOf(cert.subjectAttributes[name], match)
-      : (cert) => anyOf(cert.issuerAttributes[name], match)
+      ? (cert) => everyOf(cert.subjectAttributes[name], match)
+      : (cert) => everyOf(cert.issuerAttributes[name], match)
     clauses.push({ name: `${field}.${name}`, test })
   }
 }
