@@ -18,7 +18,7 @@ import tls from 'node:tls'
 import type { AddressInfo } from 'node:net'
 import fc from 'fast-check'
 import { createVerifier, type Verifier, type VerifyResult } from '../src/index.js'
-import { createCertificate, createTestPki, generateKeyPair, type CertificateSpec, type Issued, type TestPki } from '../src/testing/index.js'
+import { createCertificate, createTestPki, crlDistributionPoints, generateKeyPair, type CertificateSpec, type Issued, type TestPki } from '../src/testing/index.js'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -31,11 +31,13 @@ type Kind =
   | 'ca-false' | 'no-basic-constraints' | 'pathlen-0' | 'no-certsign'
   | 'leaf-ca' | 'leaf-certsign' | 'leaf-no-digital-signature' | 'leaf-key-agreement-only'
   | 'eku-server' | 'eku-any' | 'eku-none' | 'ca-eku-server'
+  | 'crldp-critical' | 'freshest-critical'
 
 /** Which certificates a mutation can apply to. */
 const FOR_LEAF: Kind[] = ['expired', 'not-yet-valid', 'bad-signature', 'leaf-ca', 'leaf-certsign', 'leaf-no-digital-signature',
-  'leaf-key-agreement-only', 'eku-server', 'eku-any', 'eku-none']
-const FOR_CA: Kind[] = ['expired', 'not-yet-valid', 'bad-signature', 'ca-false', 'no-basic-constraints', 'pathlen-0', 'no-certsign', 'ca-eku-server']
+  'leaf-key-agreement-only', 'eku-server', 'eku-any', 'eku-none', 'crldp-critical', 'freshest-critical']
+const FOR_CA: Kind[] = ['expired', 'not-yet-valid', 'bad-signature', 'ca-false', 'no-basic-constraints', 'pathlen-0', 'no-certsign', 'ca-eku-server',
+  'crldp-critical', 'freshest-critical']
 
 /**
  * Documented policy differences: a disagreement is accepted only when the case holds one of these
@@ -78,6 +80,10 @@ function mutate (spec: CertificateSpec, kind: Kind): void {
     case 'eku-server': spec.extendedKeyUsage = ['serverAuth']; break
     case 'eku-any': spec.extendedKeyUsage = ['anyExtendedKeyUsage']; break
     case 'eku-none': spec.extendedKeyUsage = false; break
+    // RFC 5280 4.2.1.13: a critical cRLDistributionPoints is processed (accepted); 4.2.1.15: a critical
+    // freshestCRL is not processed here (refused), as by OpenSSL.
+    case 'crldp-critical': (spec.extensions ??= []).push(crlDistributionPoints([{ uri: ['http://crl.example.test/ca.crl'] }], true)); break
+    case 'freshest-critical': (spec.extensions ??= []).push({ ...crlDistributionPoints([{ uri: ['http://crl.example.test/delta.crl'] }], true), oid: '2.5.29.46' }); break
   }
 }
 
@@ -177,7 +183,8 @@ const OPENSSL_REASON: Record<string, string[]> = {
   INVALID_CA: ['not-a-ca'],
   PATH_LENGTH_EXCEEDED: ['path-length-exceeded'],
   INVALID_PURPOSE: ['extended-key-usage', 'key-usage'],
-  KEYUSAGE_NO_CERTSIGN: ['key-usage']
+  KEYUSAGE_NO_CERTSIGN: ['key-usage'],
+  UNHANDLED_CRITICAL_EXTENSION: ['unknown-critical-extension']
 }
 
 function describe (c: Case): string {
@@ -290,6 +297,43 @@ test('hostile encodings: refused here exactly when openssl verify refuses them',
         const theirs = opensslAccepts(certs)
         assert.equal(ours.ok, theirs, `${c.name} (${label}): ours ${ours.ok ? 'accept' : ours.reason}, openssl ${theirs ? 'accept' : 'reject'}`)
         assert.equal(ours.ok, label === 'control', `${c.name} (${label})`)
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+/**
+ * Issue 13: a critical cRLDistributionPoints is processed (accepted) and a critical freshestCRL is not
+ * (refused), in the leaf and in an intermediate, by both `openssl verify -x509_strict` and us.
+ */
+test('critical cRLDistributionPoints and freshestCRL: the same verdicts as openssl verify', async (t) => {
+  if (spawnSync('openssl', ['version']).status !== 0) {
+    t.skip('openssl not found')
+    return
+  }
+  const pki = roots['p-256']
+  const dir = mkdtempSync(join(tmpdir(), 'mtls-diff-'))
+  const dp = crlDistributionPoints([{ uri: ['http://crl.example.test/a.crl'] }], true)
+  const freshest = { ...crlDistributionPoints([{ uri: ['http://crl.example.test/delta.crl'] }], true), oid: '2.5.29.46' }
+  try {
+    for (const [name, ext, expect] of [['cRLDistributionPoints', dp, true], ['freshestCRL', freshest, false]] as const) {
+      const ca = await pki.issue({ subject: `CN=Critical ${name} CA`, ca: true, extensions: [ext] }, pki.root)
+      const chains: Array<[string, Issued[]]> = [
+        ['leaf', [await pki.issue({ subject: `CN=critical ${name}`, extendedKeyUsage: ['clientAuth'], extensions: [ext] }), pki.intermediate]],
+        ['intermediate', [await pki.issue({ subject: 'CN=under', extendedKeyUsage: ['clientAuth'] }, ca), ca]]
+      ]
+      for (const [where, certs] of chains) {
+        writeFileSync(join(dir, 'root.pem'), pki.root.pem)
+        writeFileSync(join(dir, 'untrusted.pem'), certs[1]!.pem)
+        writeFileSync(join(dir, 'leaf.pem'), certs[0]!.pem)
+        const theirs = spawnSync('openssl', ['verify', '-x509_strict', '-purpose', 'sslclient', '-CAfile', join(dir, 'root.pem'),
+          '-untrusted', join(dir, 'untrusted.pem'), join(dir, 'leaf.pem')]).status === 0
+        const ours = verifier.verifySync(header(...certs))
+        assert.equal(theirs, expect, `openssl, critical ${name} in the ${where}`)
+        assert.equal(ours.ok, expect, `ours, critical ${name} in the ${where}: ${ours.ok ? 'accept' : ours.reason}`)
+        if (!ours.ok) assert.equal(ours.reason, 'unknown-critical-extension')
       }
     }
   } finally {

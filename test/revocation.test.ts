@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import assert from 'node:assert/strict'
 import { createAlbVerifyVerifier, createVerifier, loadTrustStore, readAlbVerifyHeaders, type VerifyResult } from '../src/index.js'
-import { createCertificate, createCrl, createTestPki, generateKeyPair, toAlbHeader, CrlReason, type Issued, type TestPki } from '../src/testing/index.js'
+import { createCertificate, createCrl, createTestPki, crlDistributionPoints, generateKeyPair, toAlbHeader, CrlReason, type Issued, type TestPki } from '../src/testing/index.js'
 import fc from 'fast-check'
 import { header } from './helpers/pki.js'
 import { fuzzParameters } from './helpers/hostile.js'
@@ -203,4 +203,58 @@ test('two hierarchies with the same names (a rotation overlap): each CRL applies
   // With only the new CA configured, a CRL naming its issuer that nothing configured can verify is never ignored.
   const onlyFresh = createVerifier({ roots: fresh.root.pem, intermediates: fresh.intermediate.pem, crls: [revokeOld.pem] })
   assert.equal(reasonOf(onlyFresh.verifySync(header(fresh.leaf, fresh.intermediate))), 'crl-unusable')
+})
+
+test('a critical cRLDistributionPoints is understood and processed, in the leaf and in an intermediate (RFC 5280 4.2.1.13)', async () => {
+  const part = 'http://crl.example.test/part-a.crl'
+  const other = 'http://crl.example.test/part-b.crl'
+  const dp = crlDistributionPoints([{ uri: [part] }], true)
+  const leaf = await p.issue({ subject: 'CN=critical dp', extendedKeyUsage: ['clientAuth'], extensions: [dp] })
+  const ca = await p.issue({ subject: 'CN=Critical DP CA', ca: true, extensions: [dp] }, p.root)
+  const under = await p.issue({ subject: 'CN=under critical dp', extendedKeyUsage: ['clientAuth'] }, ca)
+  const plain = createVerifier({ roots: p.root.pem })
+  assert.equal(reasonOf(plain.verifySync(header(leaf, p.intermediate))), 'ok')
+  assert.equal(reasonOf(plain.verifySync(header(under, ca))), 'ok')
+  // The distribution point decides which CRL speaks for the certificate: a partition naming it does.
+  const leafRevoked = await createCrl({ issuer: signer(p.intermediate), revoked: [{ serialNumber: leaf.serialNumber }], issuingDistributionPoint: { uri: [part] } })
+  const caRevoked = await createCrl({ issuer: signer(p.root), revoked: [{ serialNumber: ca.serialNumber }], issuingDistributionPoint: { uri: [part] } })
+  assert.equal(reasonOf(createVerifier({ roots: p.root.pem, crls: leafRevoked.pem }).verifySync(header(leaf, p.intermediate))), 'revoked')
+  assert.equal(reasonOf(createVerifier({ roots: p.root.pem, crls: caRevoked.pem }).verifySync(header(under, ca))), 'revoked')
+  const leafClean = await createCrl({ issuer: signer(p.intermediate), issuingDistributionPoint: { uri: [part] } })
+  assert.equal(reasonOf(createVerifier({ roots: p.root.pem, crls: leafClean.pem, crlPolicy: { onMissing: 'reject' } }).verifySync(header(leaf, p.intermediate))), 'revocation-unknown', 'the root has no CRL')
+  const rootClean = await createCrl({ issuer: signer(p.root) })
+  assert.equal(reasonOf(createVerifier({ roots: p.root.pem, crls: [leafClean.pem, rootClean.pem], crlPolicy: { onMissing: 'reject' } }).verifySync(header(leaf, p.intermediate))), 'ok')
+  // A partition for another distribution point does not speak for it, even when it lists the serial.
+  const otherPart = await createCrl({ issuer: signer(p.intermediate), revoked: [{ serialNumber: leaf.serialNumber }], issuingDistributionPoint: { uri: [other] } })
+  const outOfScope = createVerifier({ roots: p.root.pem, crls: [otherPart.pem, rootClean.pem], crlPolicy: { onMissing: 'reject' } }).verifySync(header(leaf, p.intermediate))
+  assert.notEqual(reasonOf(outOfScope), 'ok')
+  assert.notEqual(reasonOf(outOfScope), 'revoked')
+})
+
+test('a critical cRLDistributionPoints that cannot be read refuses the certificate, with or without CRLs', async () => {
+  const unreadable = { oid: '2.5.29.31', critical: true, value: Uint8Array.of(0x30, 0x02, 0x30, 0x00) }
+  const leaf = await p.issue({ subject: 'CN=bad critical dp', extendedKeyUsage: ['clientAuth'], extensions: [unreadable] })
+  const ca = await p.issue({ subject: 'CN=Bad Critical DP CA', ca: true, extensions: [unreadable] }, p.root)
+  const under = await p.issue({ subject: 'CN=under bad dp', extendedKeyUsage: ['clientAuth'] }, ca)
+  const r = createVerifier({ roots: p.root.pem }).verifySync(header(leaf, p.intermediate))
+  assert.equal(reasonOf(r), 'invalid-certificate')
+  assert.match(r.ok ? '' : r.message, /critical malformed cRLDistributionPoints/)
+  assert.equal(reasonOf(createVerifier({ roots: p.root.pem }).verifySync(header(under, ca))), 'invalid-certificate')
+})
+
+test('a critical freshestCRL is refused in the leaf and in an intermediate: never processed from a certificate (RFC 5280 4.2, 4.2.1.15)', async () => {
+  const freshest = { ...crlDistributionPoints([{ uri: ['http://crl.example.test/delta.crl'] }], true), oid: '2.5.29.46' }
+  const leaf = await p.issue({ subject: 'CN=critical freshest', extendedKeyUsage: ['clientAuth'], extensions: [freshest] })
+  const ca = await p.issue({ subject: 'CN=Critical Freshest CA', ca: true, extensions: [freshest] }, p.root)
+  const under = await p.issue({ subject: 'CN=under critical freshest', extendedKeyUsage: ['clientAuth'] }, ca)
+  const crls = [(await createCrl({ issuer: signer(p.intermediate) })).pem, (await createCrl({ issuer: signer(p.root) })).pem]
+  for (const v of [createVerifier({ roots: p.root.pem }), createVerifier({ roots: p.root.pem, crls })]) {
+    const r = v.verifySync(header(leaf, p.intermediate))
+    assert.equal(reasonOf(r), 'unknown-critical-extension')
+    assert.match(r.ok ? '' : r.message, /critical extension 2\.5\.29\.46 is not understood/)
+    assert.equal(reasonOf(v.verifySync(header(under, ca))), 'unknown-critical-extension')
+  }
+  // Non-critical, as RFC 5280 requires: accepted.
+  const soft = await p.issue({ subject: 'CN=soft freshest', extendedKeyUsage: ['clientAuth'], extensions: [{ ...freshest, critical: false }] })
+  assert.equal(reasonOf(createVerifier({ roots: p.root.pem }).verifySync(header(soft, p.intermediate))), 'ok')
 })

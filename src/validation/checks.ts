@@ -5,6 +5,7 @@
 import { isValidDnsName, isValidMailbox } from '../x509/general-names.js'
 import { KeyUsage, OID, type ParsedCertificate, type RawExtension } from '../x509/parse.js'
 import type { InvalidReason } from '../types.js'
+import { CRL_DISTRIBUTION_POINTS, distributionPointsOf } from './revocation/scope.js'
 
 export interface Problem { reason: InvalidReason, message: string }
 
@@ -41,7 +42,15 @@ const UNDERSTOOD = new Set<string>([
   OID.certificatePolicies,
   OID.policyMappings,
   OID.policyConstraints,
-  OID.inhibitAnyPolicy
+  OID.inhibitAnyPolicy,
+  // cRLDistributionPoints (RFC 5280 4.2.1.13: SHOULD be non-critical, but applications that support it
+  // must accept it critical): processed in revocation/scope.ts to decide which CRL covers a certificate.
+  // A critical one must at least be readable (checkCommon).
+  CRL_DISTRIBUTION_POINTS
+  // Not freshestCRL (2.5.29.46): RFC 5280 4.2.1.15 says conforming CAs MUST mark it non-critical, and
+  // this validator never reads it from a certificate (configured delta CRLs are applied to their base
+  // whether or not it is present; nothing is fetched). A critical one carries information this
+  // implementation does not process, so RFC 5280 4.2 requires refusing the certificate, as OpenSSL does.
 ])
 
 /** Extensions RFC 5280 says conforming CAs MUST mark non-critical / critical. */
@@ -96,6 +105,12 @@ export function checkCommon (cert: ParsedCertificate, now: number, policy: Certi
     if (!ext.critical && MUST_BE_CRITICAL.has(ext.oid)) return problem('invalid-certificate', `${label(cert)}: extension ${ext.oid} must be critical`)
     if (ext.critical && !UNDERSTOOD.has(ext.oid)) {
       return problem('unknown-critical-extension', `${label(cert)}: critical extension ${ext.oid} is not understood`)
+    }
+    // A non-critical one that cannot be read only matters when a CRL concerns the issuer (revocation
+    // refuses then); a critical one the validator cannot process refuses the certificate (RFC 5280 4.2).
+    if (ext.critical && ext.oid === CRL_DISTRIBUTION_POINTS) {
+      const dps = distributionPointsOf(cert)
+      if (typeof dps === 'string') return problem('invalid-certificate', `${label(cert)}: critical ${dps}`)
     }
   }
   // RFC 5280 4.2.1.1: keyIdentifier is required in the AKI of every certificate but a self-signed one,
