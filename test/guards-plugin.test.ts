@@ -229,13 +229,99 @@ test('bad plugin-level rules and route config fail at startup', async () => {
   assert.throws(() => app.get('/w', { onRequest: requireClientCert({ san: { dns: ['*.com'] } }) }, ok), /FST_MTLS_INVALID_OPTION|top-level/)
 })
 
-test('without the plugin, the guard fails closed with 500 FST_MTLS_NOT_REGISTERED, naming the mistake', async () => {
+const notRegistered = (context: RegExp): { code: string, message: RegExp } =>
+  ({ code: 'FST_MTLS_NOT_REGISTERED', message: new RegExp(`requireClientCert guards a route or hook of the plugin context .*${context.source}.*request\\.clientCert is not decorated there`) })
+
+test('without the plugin, a route guard fails the startup with FST_MTLS_NOT_REGISTERED (issue 14)', async () => {
   const app = Fastify()
   app.get('/', { onRequest: requireClientCert() }, ok)
-  const res = await app.inject({ url: '/' })
+  await assert.rejects(async () => { await app.ready() }, notRegistered(/fastify/))
+  const listening = Fastify()
+  listening.get('/', { preHandler: requireClientCert({ subject: { CN: 'client' } }) }, ok)
+  await assert.rejects(listening.listen({ port: 0, host: '127.0.0.1' }), { code: 'FST_MTLS_NOT_REGISTERED' })
+  await listening.close()
+})
+
+test('the plugin in a parent scope: a guard in an encapsulated child starts and works', async () => {
+  const app = Fastify()
+  await app.register(mtls, { roots: pki.root.pem, required: false })
+  await app.register(async (child) => {
+    child.get('/child', { onRequest: requireClientCert({ spiffeId: SERVICE_ID }) }, ok)
+  }, { prefix: '/api' })
+  await app.ready()
+  assert.equal((await get(app, '/api/child', service)).status, 200)
+  assert.equal((await get(app, '/api/child', partner)).status, 403)
+  assert.equal((await get(app, '/api/child')).status, 401)
+  await app.close()
+})
+
+test('the guard as an instance hook: starts with the plugin, fails the startup without it', async () => {
+  const app = Fastify()
+  await app.register(mtls, { roots: pki.root.pem, required: false })
+  app.addHook('preHandler', requireClientCert({ subject: { O: 'Partner Inc' } }))
+  app.get('/', ok)
+  await app.ready()
+  assert.equal((await get(app, '/', partner)).status, 200)
+  assert.equal((await get(app, '/', service)).status, 403)
+  assert.equal((await get(app, '/')).status, 401)
+  await app.close()
+  const bare = Fastify()
+  bare.addHook('onRequest', requireClientCert())
+  bare.get('/', ok)
+  await assert.rejects(async () => { await bare.ready() }, { code: 'FST_MTLS_NOT_REGISTERED' })
+})
+
+test('a guard in an encapsulated child fails the startup when the plugin is registered only in a sibling', async () => {
+  const app = Fastify()
+  await app.register(async (a) => {
+    await a.register(mtls, { roots: pki.root.pem })
+    a.get('/a', { onRequest: requireClientCert() }, ok)
+  })
+  await app.register(async function billing (b) {
+    b.get('/b', { onRequest: requireClientCert() }, ok)
+  }, { prefix: '/billing' })
+  await assert.rejects(async () => { await app.ready() }, notRegistered(/billing.*route prefix "\/billing"/))
+  // The same sibling layout with the guard only where the plugin is: starts.
+  const fine = Fastify()
+  await fine.register(async (a) => {
+    await a.register(mtls, { roots: pki.root.pem })
+    a.get('/a', { onRequest: requireClientCert() }, ok)
+  })
+  await fine.register(async (b) => { b.get('/b', ok) })
+  await fine.ready()
+  assert.equal((await get(fine, '/a', service)).status, 200)
+  assert.equal((await get(fine, '/b')).status, 200)
+  await fine.close()
+})
+
+test('@fastify/auth binds at declaration: a plugin registered later in the same scope still starts; none fails', async () => {
+  const app = Fastify()
+  await app.register(fastifyAuth)
+  // app.auth binds the guard now, before the (not awaited) plugin registration below has run.
+  const hook = app.auth([requireClientCert({ spiffeId: SERVICE_ID })])
+  app.register(mtls, { roots: pki.root.pem })
+  app.get('/', { onRequest: hook }, ok)
+  await app.ready()
+  assert.equal((await get(app, '/', service)).status, 200)
+  assert.equal((await get(app, '/', partner)).status, 403)
+  assert.equal((await get(app, '/')).status, 401)
+  await app.close()
+  const bare = Fastify()
+  await bare.register(fastifyAuth)
+  bare.get('/', { onRequest: bare.auth([requireClientCert()]) }, ok)
+  await assert.rejects(async () => { await bare.ready() }, { code: 'FST_MTLS_NOT_REGISTERED' })
+})
+
+test('fallback: a guard called from a wrapper (no bind to check) answers 500 FST_MTLS_NOT_REGISTERED, naming the route', async () => {
+  const guard = requireClientCert()
+  const app = Fastify()
+  app.get('/wrapped', { onRequest: (request, reply, done) => { guard(request, reply, done) } }, ok)
+  const res = await app.inject({ url: '/wrapped' })
   assert.equal(res.statusCode, 500)
   assert.equal(res.json().code, 'FST_MTLS_NOT_REGISTERED')
-  assert.match(res.json().message, /route \/ uses requireClientCert, but request.clientCert is not decorated/)
+  assert.match(res.json().message, /route \/wrapped uses requireClientCert, but request.clientCert is not decorated/)
+  // Bound by hand to something that is not a Fastify instance: a plain bind.
+  assert.equal(typeof guard.bind(null), 'function')
   await app.close()
 })
 

@@ -5,7 +5,7 @@
  * refused request's body is never parsed), `preHandler`, or inside `@fastify/auth`.
  */
 import { BlockList, isIP } from 'node:net'
-import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
 import type { ClientCertificate } from '../types.js'
 import { attributeName, attributeOid } from '../x509/names.js'
 import { CertMissingError, ForbiddenError, InvalidOptionError, NotRegisteredError } from '../errors.js'
@@ -423,18 +423,82 @@ export function authorize (compiled: CompiledRules, request: FastifyRequest, cer
   else forbid(request, cert, 'check', done)
 }
 
+/** Instances that already carry a startup check: one onReady hook per instance, however many binds. */
+const startupChecked = new WeakSet<object>()
+
+function isFastifyInstance (value: unknown): value is FastifyInstance {
+  return typeof value === 'object' && value !== null &&
+    typeof (value as Partial<FastifyInstance>).hasRequestDecorator === 'function' &&
+    typeof (value as Partial<FastifyInstance>).addHook === 'function'
+}
+
+/** The encapsulation context, for the message: its plugin name and route prefix. */
+function describeInstance (instance: FastifyInstance): string {
+  const prefix = instance.prefix === '' ? '' : ` (route prefix ${JSON.stringify(instance.prefix)})`
+  return `the plugin context ${JSON.stringify(instance.pluginName)}${prefix}`
+}
+
+/**
+ * Makes "requireClientCert without the plugin" a startup error rather than a 500 on every request
+ * (issue 14). Fastify 5 binds every route-level and instance hook to the route's instance when the
+ * app boots (`h.bind(this)` in fastify/lib/route.js and lib/four-oh-four.js, in avvio's 'preReady'
+ * listener); @fastify/auth binds its functions to the instance it is called on. So the guard gets an
+ * own `bind` that sees that instance. When `request.clientCert` is not decorated there, it adds an
+ * onReady hook to the instance that checks again once every plugin has loaded and, if still missing,
+ * fails `ready()` / `listen()` with FST_MTLS_NOT_REGISTERED. The check is deferred rather than thrown
+ * from `bind` because @fastify/auth binds at route declaration, possibly before a plugin registered
+ * earlier in the same scope has run (an un-awaited `register`); at preReady the outcome is the same.
+ * Fastify does not tell `bind` which route it is for, so the message names the plugin context.
+ * Anything that is not a booting Fastify instance binds normally; the request-time 500 stays as the
+ * fallback.
+ */
+function checkedAtStartup (guard: ClientCertGuard): ClientCertGuard {
+  const bindNative = Function.prototype.bind
+  Object.defineProperty(guard, 'bind', {
+    configurable: true,
+    enumerable: false,
+    writable: true,
+    value: function bind (this: ClientCertGuard, thisArg: unknown, ...args: unknown[]): unknown {
+      if (isFastifyInstance(thisArg) && !thisArg.hasRequestDecorator('clientCert') && !startupChecked.has(thisArg)) {
+        let added = false
+        try {
+          thisArg.addHook('onReady', function mtlsRegisteredCheck (this: FastifyInstance, done: (err?: Error) => void) {
+            if (this.hasRequestDecorator('clientCert')) {
+              done()
+              return
+            }
+            done(new NotRegisteredError(`requireClientCert guards a route or hook of ${describeInstance(this)}, but request.clientCert ` +
+              'is not decorated there: register the plugin in this context or in a parent one (registering it in a sibling ' +
+              'plugin does not reach here)'))
+          })
+          added = true
+        } catch {
+          // Already started (a bind at request time, by hand): nothing can fail the boot any more; the
+          // guard answers 500 FST_MTLS_NOT_REGISTERED per request instead.
+        }
+        if (added) startupChecked.add(thisArg)
+      }
+      return bindNative.call(this, thisArg, ...args)
+    }
+  })
+  return guard
+}
+
 /**
  * A route hook that authorizes on `request.clientCert`: 401 `FST_MTLS_CERT_MISSING` without a
  * certificate, 403 `FST_MTLS_FORBIDDEN` when a rule fails (the log names the rule, the body does not).
- * Rules are validated and compiled here, once; a bad rule throws FST_MTLS_INVALID_OPTION.
+ * Rules are validated and compiled here, once; a bad rule throws FST_MTLS_INVALID_OPTION. Used on a
+ * route (or as an instance hook) where the plugin is not registered, `ready()` fails with
+ * FST_MTLS_NOT_REGISTERED (see checkedAtStartup).
  */
 export function requireClientCert (rules?: ClientCertRules): ClientCertGuard {
   const compiled = compileRules(rules)
-  return function requireClientCert (request, reply, done) {
+  return checkedAtStartup(function requireClientCert (request, reply, done) {
     const cert = request.clientCert
     if (cert === undefined) {
       // No plugin in this app (or in this encapsulation context): no certificate was ever verified.
-      // A deployment mistake: answer 500 and say so, instead of refusing a valid client with 401.
+      // A deployment mistake, normally caught at startup (checkedAtStartup); should the guard run anyway
+      // (bound by hand after boot), answer 500 and say so, instead of refusing a valid client with 401.
       const err = new NotRegisteredError(`route ${request.routeOptions.url ?? request.url} uses requireClientCert, but request.clientCert is not decorated: register the plugin in this app`)
       request.log.error({ mtls: { code: err.code } }, err.message)
       done(err)
@@ -449,5 +513,5 @@ export function requireClientCert (rules?: ClientCertRules): ClientCertGuard {
       return
     }
     authorize(compiled, request, cert, done)
-  }
+  })
 }
