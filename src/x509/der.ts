@@ -16,9 +16,14 @@ export interface Tlv {
 
 export class DerError extends Error {}
 
-/** Reads the TLV at `offset`; returns it and the offset just past it. */
-export function readTlv (bytes: Uint8Array, offset = 0): { tlv: Tlv, next: number } {
-  if (offset + 2 > bytes.length) throw new DerError('truncated TLV')
+/**
+ * Checks the identifier and length octets of the TLV at `offset` in their DER form (X.690 8.1.2 with
+ * low tag numbers only; 10.1: definite length, minimal, here at most 4 octets) and returns the offset
+ * just past its contents, which must not pass `end`. The one length decoder of this module (readTlv
+ * and scanTree); it allocates nothing, as scanTree requires.
+ */
+function valueEnd (bytes: Uint8Array, offset: number, end: number): number {
+  if (offset + 2 > end) throw new DerError('truncated TLV')
   const tag = bytes[offset]!
   if ((tag & 0x1f) === 0x1f) throw new DerError('high tag numbers are not used here')
   let length = bytes[offset + 1]!
@@ -26,15 +31,28 @@ export function readTlv (bytes: Uint8Array, offset = 0): { tlv: Tlv, next: numbe
   if (length & 0x80) {
     const count = length & 0x7f
     if (count === 0 || count > 4) throw new DerError('indefinite or oversized length')
-    if (start + count > bytes.length) throw new DerError('truncated length')
+    if (start + count > end) throw new DerError('truncated length')
     length = 0
     for (let i = 0; i < count; i++) length = length * 256 + bytes[start + i]!
     if (length < 0x80 || (count > 1 && bytes[start] === 0)) throw new DerError('non-minimal length')
     start += count
   }
-  const end = start + length
-  if (end > bytes.length) throw new DerError('truncated value')
-  return { tlv: { tag, der: bytes.subarray(offset, end), value: bytes.subarray(start, end) }, next: end }
+  const next = start + length
+  if (next > end) throw new DerError('truncated value')
+  return next
+}
+
+/** Offset of the contents of the TLV at `offset`, once valueEnd has accepted its header. */
+function valueStart (bytes: Uint8Array, offset: number): number {
+  const first = bytes[offset + 1]!
+  return offset + 2 + ((first & 0x80) === 0 ? 0 : first & 0x7f)
+}
+
+/** Reads the TLV at `offset`; returns it and the offset just past it. */
+export function readTlv (bytes: Uint8Array, offset = 0): { tlv: Tlv, next: number } {
+  const end = valueEnd(bytes, offset, bytes.length)
+  const start = valueStart(bytes, offset)
+  return { tlv: { tag: bytes[offset]!, der: bytes.subarray(offset, end), value: bytes.subarray(start, end) }, next: end }
 }
 
 /** The single TLV that makes up `bytes` exactly. */
@@ -139,26 +157,13 @@ export function scanTree (bytes: Uint8Array, limit: number): { elements: number,
       end = ends.pop()!
       continue
     }
-    if (offset + 2 > end) throw new DerError('truncated TLV')
+    const next = valueEnd(bytes, offset, end)
+    const start = valueStart(bytes, offset)
     const tag = bytes[offset]!
-    if ((tag & 0x1f) === 0x1f) throw new DerError('high tag numbers are not used here')
-    let length = bytes[offset + 1]!
-    let start = offset + 2
-    if (length & 0x80) {
-      const count = length & 0x7f
-      if (count === 0 || count > 4) throw new DerError('indefinite or oversized length')
-      if (start + count > end) throw new DerError('truncated length')
-      length = 0
-      for (let i = 0; i < count; i++) length = length * 256 + bytes[start + i]!
-      if (length < 0x80 || (count > 1 && bytes[start] === 0)) throw new DerError('non-minimal length')
-      start += count
-    }
-    const next = start + length
-    if (next > end) throw new DerError('truncated value')
     if (++elements > limit) return { elements, badOid }
     if (tag === 0x06) {
       // X.690 8.19.2: no subidentifier starts with 0x80; the last octet ends a subidentifier.
-      if (length === 0 || (bytes[next - 1]! & 0x80) !== 0) badOid = true
+      if (next === start || (bytes[next - 1]! & 0x80) !== 0) badOid = true
       for (let i = start, first = true; i < next; i++) {
         if (first && bytes[i] === 0x80) badOid = true
         first = (bytes[i]! & 0x80) === 0
