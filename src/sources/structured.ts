@@ -6,6 +6,8 @@
  * canonical base64: a certificate header has one spelling.
  */
 
+import { boundedSplit } from './material.js'
+
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/
 
 /**
@@ -37,8 +39,9 @@ export function parseByteSequence (text: string): Uint8Array | null {
  */
 export function parseByteSequenceList (text: string, max: number): Uint8Array[] | null | 'too-many' {
   if (trimOws(text) === '') return []
-  const members = text.split(',')
-  if (members.length > max) return 'too-many'
+  // Members are counted before any is cut or decoded (a byte sequence holds no comma).
+  const members = boundedSplit(text, ',', max)
+  if (members === null) return 'too-many'
   const out: Uint8Array[] = []
   for (const member of members) {
     const bytes = parseByteSequence(member)

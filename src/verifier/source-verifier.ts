@@ -25,6 +25,12 @@ export interface SourceVerifier<R = SourceRequest> {
   read (request: R): Material
   /** Decides on material read by `read` (cached). */
   check (material: Material): VerifyResult
+  /**
+   * The certificates `material` carries (DER, leaf first), unverified, for a refusal log line: the
+   * material is decoded again, so call it on a refusal only, never to decide. Null when there is
+   * none or it does not decode; never throws.
+   */
+  presented (material: Material): readonly Uint8Array[] | null
   /** `check(read(request))`. */
   verifySync (request: R): VerifyResult
   verify (request: R): Promise<VerifyResult>
@@ -100,10 +106,22 @@ export function createSourceVerifier<R> (makeReader: (context: { validates: bool
     if (material.kind === 'refused') return material.failure
     return validations.run(material.key, material.text, settings.clock(), run, material)
   }
+  const presented = (material: Material): readonly Uint8Array[] | null => {
+    const decode = material.kind === 'present' ? material.decode : material.kind === 'refused' ? material.claimed : undefined
+    if (decode === undefined) return null
+    try {
+      const decoded = decode()
+      if ('ok' in decoded) return null
+      return decoded.kind === 'chain' ? (decoded.certificates.length === 0 ? null : decoded.certificates) : [decoded.leaf]
+    } catch {
+      return null
+    }
+  }
   return {
     reader,
     read,
     check,
+    presented,
     verifySync: (request) => check(read(request)),
     verify: async (request) => check(read(request)),
     reload (material) {
