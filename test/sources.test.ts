@@ -9,7 +9,7 @@ import Fastify from 'fastify'
 import mtls, { createApiGatewayVerifier, createSourceVerifier, resolveSource, type SourceOption, type VerifyResult } from '../src/index.js'
 import { parseXfcc } from '../src/sources/xfcc.js'
 import { parseByteSequence, parseByteSequenceList, strictBase64 } from '../src/sources/structured.js'
-import { createTestPki, type TestPki } from '../src/testing/index.js'
+import { createCertificate, createTestPki, generateKeyPair, type TestPki } from '../src/testing/index.js'
 import * as fmt from './helpers/sources.js'
 
 let pki: TestPki
@@ -179,4 +179,27 @@ test('reload swaps roots for a source verifier and keeps roots required', () => 
   v.reload({ roots: pki.intermediate.pem })
   assert.equal(reason(v.verifySync(req)), 'ok')
   assert.throws(() => v.reload({ roots: [] }), { code: 'FST_MTLS_INVALID_OPTION' })
+})
+
+test('nginx, GCP, Cloudflare: roots given by a reload make the plugin validate; removing them never falls back to the flag', async () => {
+  // A look-alike certificate (the client's names, a CA nobody configured) that the proxy says it verified.
+  const key = await generateKeyPair('p-256', { fresh: true })
+  const rogueCa = { ...await createCertificate({ subject: 'CN=Rogue CA', key, ca: true }), key }
+  const rogue = await pki.issue({ subject: 'CN=client,O=Example Corp', extendedKeyUsage: ['clientAuth'] }, rogueCa)
+  const cases: Array<[SourceOption, Record<string, string>, Record<string, string>]> = [
+    ['nginx', fmt.nginx(rogue), fmt.nginx(pki.leaf)],
+    ['gcp', fmt.gcp(rogue, []), fmt.gcp(pki.leaf, [pki.intermediate])],
+    ['cloudflare', fmt.cloudflare(rogue, []), fmt.cloudflare(pki.leaf, [pki.intermediate])]
+  ]
+  for (const [source, headers, genuine] of cases) {
+    const v = createSourceVerifier((context) => resolveSource(source, context), {})
+    // Without roots the proxy's word is all there is (documented): believed.
+    assert.equal(reason(v.verifySync(raw(headers))), 'ok', String(source))
+    v.reload({ roots: pki.root.pem, intermediates: pki.intermediate.pem })
+    assert.equal(reason(v.verifySync(raw(headers))), 'untrusted', `${String(source)} after roots`)
+    assert.equal(reason(v.verifySync(raw(genuine))), 'ok', `${String(source)} genuine`)
+    v.reload({ roots: [] })
+    assert.equal(reason(v.verifySync(raw(headers))), 'untrusted', `${String(source)} after roots removed`)
+    assert.equal(reason(v.verifySync(raw(genuine))), 'untrusted', `${String(source)} genuine after roots removed`)
+  }
 })

@@ -34,7 +34,6 @@ function decodeChain (cert: string, maxCertificates: number): Decoded {
 export function nginxSource (headers: Partial<NginxHeaderNames> | undefined, context: { validates: boolean }): SourceReader<SourceRequest> {
   const names = resolveHeaderNames('nginx', DEFAULT_NGINX_HEADERS, headers, ['verify']) as NginxHeaderNames
   const collect = createHeaderCollector([names.cert, names.verify])
-  const validates = context.validates || names.verify === false
   return {
     name: 'nginx',
     fromHeaders: true,
@@ -63,6 +62,8 @@ export function nginxSource (headers: Partial<NginxHeaderNames> | undefined, con
         }
       }
       if (!present) return ABSENT
+      // Read per request: roots given by a later reload make the plugin validate from then on.
+      const validates = context.validates || names.verify === false
       return {
         kind: 'present',
         key: keySlice(cert),

@@ -72,7 +72,11 @@ function decide (settings: VerifyModeSettings, decoded: Decoded, now: number, so
  */
 export function createSourceVerifier<R> (makeReader: (context: { validates: boolean }) => SourceReader<R>, options: SourceVerifierOptions): SourceVerifier<R> {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object')
-  const reader = makeReader({ validates: hasRoots(options) })
+  // Whether nginx/GCP/Cloudflare validate the chain here rather than believe the proxy's flag.
+  // Sticky: roots added by a reload switch validation on; roots removed later never switch it off
+  // (the chain then fails closed as untrusted instead of falling back to the proxy's word).
+  let validates = hasRoots(options)
+  const reader = makeReader({ get validates () { return validates } })
   const resolve = (opts: SourceVerifierOptions): VerifyModeSettings => {
     if (reader.needsRoots && !hasRoots(opts)) {
       throw new InvalidOptionError(`roots is required with source ${reader.name}: the proxy forwards certificates it does not vouch for, so the chain is validated here`)
@@ -130,6 +134,7 @@ export function createSourceVerifier<R> (makeReader: (context: { validates: bool
       const nextSettings = resolve(next)
       current = next
       settings = nextSettings
+      validates ||= hasRoots(next)
       readLimits = limits()
       validations.clear()
     },
