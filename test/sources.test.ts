@@ -26,9 +26,17 @@ function verifier (source: SourceOption, withRoots = true, extra: Record<string,
 
 const reason = (r: VerifyResult): string => r.ok ? 'ok' : r.reason
 
-test('structured fields: byte sequences are strict (RFC 8941 3.3.5)', () => {
+test('structured fields: byte sequences (RFC 8941 3.3.5, parsed per 4.2.7)', () => {
   assert.deepEqual(parseByteSequence(' :AQID: '), Buffer.from([1, 2, 3]))
-  for (const bad of ['AQID', ':AQID', ':AQI:', ':AQ=D:', ':AQID:;a=1', ':AQ ID:', ':AQIE=:']) assert.equal(parseByteSequence(bad), null, bad)
+  // 4.2.7: parsers SHOULD NOT fail on missing "=" padding or non-zero pad bits.
+  assert.deepEqual(parseByteSequence(':AQI=:'), Buffer.from([1, 2]))
+  assert.deepEqual(parseByteSequence(':AQI:'), Buffer.from([1, 2]))
+  assert.deepEqual(parseByteSequence(':AQJ=:'), Buffer.from([1, 2]))
+  assert.deepEqual(parseByteSequence(':AQ:'), Buffer.from([1]))
+  // ...but MUST fail on characters outside the alphabet (and on what no padding completes).
+  for (const bad of ['AQID', ':AQID', ':AQ=D:', ':AQID:;a=1', ':AQ ID:', ':AQIE=:', ':A:', ':AQIDA:', '::', ':AQ-D:', ':AQ_D:', ':AQ===:', ':AQ=:', ':AQI\n:']) {
+    assert.equal(parseByteSequence(bad), null, bad)
+  }
   assert.deepEqual(parseByteSequenceList(':AQID:, :BAUG:', 4), [Buffer.from([1, 2, 3]), Buffer.from([4, 5, 6])])
   assert.equal(parseByteSequenceList(':AQID:,', 4), null)
   assert.equal(parseByteSequenceList(':AQID:,:AQID:,:AQID:', 2), 'too-many')
