@@ -211,3 +211,21 @@ test('nginx, GCP, Cloudflare: roots given by a reload make the plugin validate; 
     assert.equal(reason(v.verifySync(raw(genuine))), 'untrusted', `${String(source)} genuine after roots removed`)
   }
 })
+
+test('xfcc: a Subject as Envoy writes it (OpenSSL RFC 2253 text between quotes, escapes included)', async () => {
+  // CN `a,b "q" \`: OpenSSL prints `CN=a\,b \"q\" \\`, and Envoy puts that between quotes as is,
+  // so the value ends in `\\"`: an escaped backslash, then the closing quote.
+  const subject = 'O=Example Corp,CN=a\\,b \\"q\\" \\\\'
+  const leaf = await pki.issue({ subject, extendedKeyUsage: ['clientAuth'] })
+  const parsed = parseXfcc(`Subject="${subject}";By=spiffe://edge`)
+  assert.ok(Array.isArray(parsed))
+  assert.deepEqual(parsed[0]!.get('subject'), ['O=Example Corp,CN=a\\,b "q" \\\\'])
+  assert.deepEqual(parsed[0]!.get('by'), ['spiffe://edge'])
+  const check = verifier('xfcc', true, { intermediates: pki.intermediate.pem })
+  const element = `By=spiffe://edge;Hash=${fmt.sha256Hex(leaf)};Cert="${encodeURIComponent(leaf.pem)}";Subject="${subject}"`
+  const ok = check({ 'x-forwarded-client-cert': element })
+  assert.ok(ok.ok, JSON.stringify(ok))
+  assert.equal(ok.certificate.commonName, 'a,b "q" \\')
+  // The same name claimed for another certificate is still a mismatch.
+  assert.equal(reason(check({ 'x-forwarded-client-cert': fmt.xfccElement(pki.leaf, [pki.intermediate], { subject: subject.replace(/"/g, '') }) })), 'header-mismatch')
+})
