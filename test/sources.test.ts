@@ -7,7 +7,14 @@ import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
 import Fastify from 'fastify'
 import mtls, { createApiGatewayVerifier, createSourceVerifier, resolveSource, type SourceOption, type VerifyResult } from '../src/index.js'
-import { parseXfcc } from '../src/sources/xfcc.js'
+import { DEFAULT_XFCC_HEADERS, parseXfcc } from '../src/sources/xfcc.js'
+import { DEFAULT_CLOUDFRONT_HEADERS } from '../src/sources/cloudfront.js'
+import { DEFAULT_RFC9440_HEADERS } from '../src/sources/rfc9440.js'
+import { DEFAULT_NGINX_HEADERS } from '../src/sources/nginx.js'
+import { DEFAULT_TRAEFIK_HEADERS } from '../src/sources/traefik.js'
+import { DEFAULT_GCP_HEADERS } from '../src/sources/gcp.js'
+import { DEFAULT_CLOUDFLARE_HEADERS } from '../src/sources/cloudflare.js'
+import { DEFAULT_BASE64_DER_HEADERS } from '../src/sources/base64-der.js'
 import { parseByteSequence, parseByteSequenceList, strictBase64 } from '../src/sources/structured.js'
 import { createCertificate, createTestPki, generateKeyPair, type TestPki } from '../src/testing/index.js'
 import * as fmt from './helpers/sources.js'
@@ -228,4 +235,30 @@ test('xfcc: a Subject as Envoy writes it (OpenSSL RFC 2253 text between quotes, 
   assert.equal(ok.certificate.commonName, 'a,b "q" \\')
   // The same name claimed for another certificate is still a mismatch.
   assert.equal(reason(check({ 'x-forwarded-client-cert': fmt.xfccElement(pki.leaf, [pki.intermediate], { subject: subject.replace(/"/g, '') }) })), 'header-mismatch')
+})
+
+test('header names are configurable for every header source: every header renamed, the defaults then ignored', () => {
+  const all: Array<[string, Readonly<Record<string, string | false>>, () => Record<string, string>, boolean]> = [
+    ['cloudfront', DEFAULT_CLOUDFRONT_HEADERS, () => fmt.cloudFront(pki.leaf), false],
+    ['rfc9440', DEFAULT_RFC9440_HEADERS, () => fmt.rfc9440(pki.leaf, [pki.intermediate]), true],
+    ['xfcc', DEFAULT_XFCC_HEADERS, () => ({ 'X-Forwarded-Client-Cert': fmt.xfccElement(pki.leaf, [pki.intermediate]) }), true],
+    ['nginx', DEFAULT_NGINX_HEADERS, () => fmt.nginx(pki.leaf), false],
+    ['traefik', DEFAULT_TRAEFIK_HEADERS, () => fmt.traefik([pki.leaf, pki.intermediate]), true],
+    ['gcp', DEFAULT_GCP_HEADERS, () => fmt.gcp(pki.leaf, [pki.intermediate]), false],
+    ['cloudflare', DEFAULT_CLOUDFLARE_HEADERS, () => fmt.cloudflare(pki.leaf, [pki.intermediate]), false],
+    ['base64-der', DEFAULT_BASE64_DER_HEADERS, () => fmt.base64Der(pki.leaf), true]
+  ]
+  for (const [name, defaults, headers, roots] of all) {
+    const renamed = Object.fromEntries(Object.keys(defaults).map((key) => [key, `x-renamed-${key.toLowerCase()}`]))
+    const byDefault = new Map(Object.entries(defaults).map(([key, header]) => [header, key]))
+    const sent = Object.fromEntries(Object.entries(headers()).map(([header, value]) => {
+      const key = byDefault.get(header.toLowerCase())
+      assert.ok(key !== undefined, `${name}: ${header} is not one of its default names`)
+      return [`X-Renamed-${key}`, value]
+    }))
+    const check = verifier({ name, headers: renamed } as SourceOption, roots, { intermediates: pki.intermediate.pem })
+    assert.equal(reason(check(sent)), 'ok', name)
+    // The default names mean nothing now: a client writing them is not read.
+    assert.equal(reason(check(headers())), 'missing', `${name} default names`)
+  }
 })
