@@ -262,3 +262,33 @@ test('header names are configurable for every header source: every header rename
     assert.equal(reason(check(headers())), 'missing', `${name} default names`)
   }
 })
+
+test('every singleton header of every source: a second line is refused (repeated-header); list headers combine', () => {
+  const LISTS = new Set(['client-cert-chain', 'x-client-cert-chain'])
+  const all: Array<[SourceOption, () => Record<string, string>, boolean]> = [
+    ['cloudfront', () => fmt.cloudFront(pki.leaf), false],
+    ['rfc9440', () => fmt.rfc9440(pki.leaf, [pki.intermediate]), true],
+    ['xfcc', () => ({ 'X-Forwarded-Client-Cert': fmt.xfccElement(pki.leaf, [pki.intermediate]) }), true],
+    ['nginx', () => fmt.nginx(pki.leaf), false],
+    ['traefik', () => fmt.traefik([pki.leaf, pki.intermediate]), true],
+    ['gcp', () => fmt.gcp(pki.leaf, [pki.intermediate]), false],
+    ['cloudflare', () => fmt.cloudflare(pki.leaf, [pki.intermediate]), false],
+    ['cloudflare', () => ({ 'Cf-Client-Cert-Der-Base64': Buffer.from(pki.leaf.der).toString('base64'), 'cf-cert-verified': 'true' }), true],
+    ['base64-der', () => fmt.base64Der(pki.leaf), true]
+  ]
+  for (const [source, headers, roots] of all) {
+    const check = verifier(source, roots, { intermediates: pki.intermediate.pem })
+    assert.equal(reason(check(headers())), 'ok', String(source))
+    for (const [name, value] of Object.entries(headers())) {
+      // The same value twice: nothing but the repetition is wrong.
+      const result = check({ ...headers(), [name]: [value, value] })
+      if (LISTS.has(name.toLowerCase())) {
+        // A list split over lines is one list (RFC 9110 5.3): here a chain sent twice, which
+        // still validates (the path builder ignores the duplicates).
+        assert.equal(reason(result), 'ok', `${String(source)} ${name}`)
+      } else {
+        assert.equal(reason(result), 'repeated-header', `${String(source)} ${name}`)
+      }
+    }
+  }
+})
