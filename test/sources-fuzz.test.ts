@@ -230,3 +230,30 @@ test('API Gateway: an oversized PEM, hostile event shapes and random PEM text ar
     if (result.reason !== 'missing') assertDefinedRefusal(result, text)
   }), fuzzParameters(60))
 })
+
+test('tls: whatever the socket hands over (no certificate, a cycle, a long chain, odd objects, a throw) is a defined answer', () => {
+  const v = createSourceVerifier((context) => resolveSource('tls', context), { roots: pki.root.pem, cache: false })
+  const withPeer = (peer: unknown): VerifyResult => v.verifySync({ rawHeaders: [], socket: { getPeerCertificate: () => peer } })
+  const link = (raw: unknown, issuerCertificate?: unknown, fingerprint256?: string): unknown => ({ raw, issuerCertificate, fingerprint256 })
+  // No socket, no getter, no certificate (Node gives {} when the client sent none).
+  for (const request of [{ rawHeaders: [] }, { rawHeaders: [], socket: {} }, { rawHeaders: [], socket: { getPeerCertificate: () => ({}) } }, { rawHeaders: [], socket: { getPeerCertificate: () => null } }]) {
+    const result = v.verifySync(request)
+    assert.equal(result.ok ? 'ok' : result.reason, 'missing')
+  }
+  // A self-referencing chain (Node's view of a self-signed certificate) is read once.
+  const self = link(pki.leaf.der, undefined, 'a') as { issuerCertificate?: unknown }
+  self.issuerCertificate = self
+  assertDefinedRefusal(withPeer(self), 'cycle')
+  // A chain longer than the limit.
+  let long: unknown
+  for (let i = 0; i < 50; i++) long = link(pki.intermediate.der, long, String(i))
+  const tooLong = withPeer(link(pki.leaf.der, long, 'leaf'))
+  assertDefinedRefusal(tooLong, 'long chain')
+  assert.equal(tooLong.reason, 'too-many-certificates')
+  // Raw bytes that are no certificate, and a getter that throws.
+  const garbage = withPeer(link(new Uint8Array([1, 2, 3])))
+  assertDefinedRefusal(garbage, 'garbage')
+  assert.equal(garbage.reason, 'bad-der')
+  const thrown = v.verifySync({ rawHeaders: [], socket: { getPeerCertificate: () => { throw new Error('socket closed') } } })
+  assert.equal(thrown.ok ? 'ok' : thrown.code, 'FST_MTLS_CERT_MALFORMED')
+})
