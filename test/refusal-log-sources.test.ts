@@ -15,6 +15,7 @@ import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import mtls, { type MtlsPluginOptions } from '../src/index.js'
 import { createCertificate, createTestPki, generateKeyPair, type Issued, type TestPki } from '../src/testing/index.js'
+import { refusalFields } from '../src/fastify/refusal-log.js'
 import * as fmt from './helpers/sources.js'
 
 interface Logged {
@@ -319,4 +320,31 @@ test('tls (Node terminates TLS): a client certificate from a CA nobody configure
   assert.equal(line.reason, 'untrusted')
   expectClient(line, rogueLeaf)
   assert.equal(line.missingIssuer, ROGUE_ISSUER)
+})
+
+test('refusalFields: presented material that throws, is empty or does not parse yields no claims and never throws', () => {
+  const failure = (): { ok: false, code: 'FST_MTLS_CERT_INVALID', reason: 'untrusted', message: string } =>
+    ({ ok: false, code: 'FST_MTLS_CERT_INVALID', reason: 'untrusted', message: 'no path to a configured root' })
+  const shapes: unknown[] = [
+    { certificates: () => { throw new Error('decoder bug') }, decidedHere: true },
+    { certificates: () => null, decidedHere: true },
+    { certificates: () => [], decidedHere: true },
+    { certificates: () => [new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x00])], decidedHere: true },
+    { certificates: () => [new Uint8Array(70_000)], decidedHere: true },
+    { certificates: 'not a function' },
+    42,
+    null
+  ]
+  for (const shape of shapes) {
+    const fields = refusalFields(failure(), shape)
+    assert.equal(fields.client, undefined)
+    assert.equal(fields.reason, 'untrusted')
+  }
+  // A leaf that parses followed by garbage: the leaf is named, the garbage ends the list.
+  const named = refusalFields(failure(), { certificates: () => [rogueLeaf.der, new Uint8Array([1, 2, 3])], decidedHere: true })
+  assert.equal(named.client?.fingerprint256, fmt.sha256Hex(rogueLeaf))
+  assert.equal(named.missingIssuer, 'CN=Rogue CA,O=Elsewhere')
+  const proxyDecided = refusalFields(failure(), { certificates: () => [rogueLeaf.der], decidedHere: false })
+  assert.equal(proxyDecided.client?.fingerprint256, fmt.sha256Hex(rogueLeaf))
+  assert.equal(proxyDecided.missingIssuer, undefined)
 })
