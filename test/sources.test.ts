@@ -5,6 +5,7 @@
  */
 import { test, before } from 'node:test'
 import assert from 'node:assert/strict'
+import net from 'node:net'
 import Fastify from 'fastify'
 import mtls, { createApiGatewayVerifier, createSourceVerifier, resolveSource, type SourceOption, type VerifyResult } from '../src/index.js'
 import { DEFAULT_XFCC_HEADERS, parseXfcc } from '../src/sources/xfcc.js'
@@ -289,6 +290,41 @@ test('every singleton header of every source: a second line is refused (repeated
       } else {
         assert.equal(reason(result), 'repeated-header', `${String(source)} ${name}`)
       }
+    }
+  }
+})
+
+/** One HTTP/1.1 request with exactly these header lines, over a real socket (Node's own parser). */
+async function rawRequest (port: number, lines: string[]): Promise<{ status: number, body: string }> {
+  const socket = net.connect(port, '127.0.0.1')
+  socket.write(['GET / HTTP/1.1', 'Host: localhost', 'Connection: close', ...lines, '', ''].join('\r\n'))
+  let data = ''
+  socket.setEncoding('latin1')
+  for await (const chunk of socket) data += chunk as string
+  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0), body: data.slice(data.indexOf('\r\n\r\n') + 4) }
+}
+
+test('over a real socket: repeated singleton lines (any case) are refused for non-ALB sources; a split chain list is one list', async () => {
+  const b64 = (der: Uint8Array): string => `:${Buffer.from(der).toString('base64')}:`
+  const cases: Array<{ source: SourceOption, lines: string[], status: number, what: string }> = [
+    { source: 'rfc9440', what: 'Client-Cert twice, different case', status: 400, lines: [`Client-Cert: ${b64(pki.leaf.der)}`, `client-cert: ${b64(pki.leaf.der)}`, `Client-Cert-Chain: ${b64(pki.intermediate.der)}`] },
+    { source: 'rfc9440', what: 'Client-Cert-Chain over two lines', status: 200, lines: [`Client-Cert: ${b64(pki.leaf.der)}`, `Client-Cert-Chain: ${b64(pki.intermediate.der)}`, `CLIENT-CERT-CHAIN: ${b64(pki.root.der)}`] },
+    { source: 'xfcc', what: 'X-Forwarded-Client-Cert twice', status: 400, lines: [`X-Forwarded-Client-Cert: ${fmt.xfccElement(pki.leaf, [pki.intermediate])}`, `x-forwarded-client-cert: ${fmt.xfccElement(pki.leaf, [pki.intermediate])}`] },
+    { source: 'traefik', what: 'X-Forwarded-Tls-Client-Cert twice (its list separator is the comma Node would join with)', status: 400, lines: [`X-Forwarded-Tls-Client-Cert: ${Buffer.from(pki.leaf.der).toString('base64')}`, `X-Forwarded-Tls-Client-Cert: ${Buffer.from(pki.intermediate.der).toString('base64')}`] },
+    { source: 'nginx', what: 'ssl-client-verify twice', status: 400, lines: [`ssl-client-cert: ${encodeURIComponent(pki.leaf.pem)}`, 'ssl-client-verify: FAILED:x', 'ssl-client-verify: SUCCESS'] }
+  ]
+  for (const c of cases) {
+    const app = Fastify()
+    await app.register(mtls, { source: c.source, roots: pki.root.pem, intermediates: pki.intermediate.pem } as never)
+    app.get('/', async (request) => ({ cn: request.clientCert?.commonName }))
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    try {
+      const res = await rawRequest((app.server.address() as net.AddressInfo).port, c.lines)
+      assert.equal(res.status, c.status, `${c.what}: ${res.body}`)
+      if (c.status === 400) assert.match(res.body, /FST_MTLS_CERT_MALFORMED/, c.what)
+      else assert.match(res.body, /"cn":"client"/, c.what)
+    } finally {
+      await app.close()
     }
   }
 })
