@@ -328,3 +328,17 @@ test('over a real socket: repeated singleton lines (any case) are refused for no
     }
   }
 })
+
+test('xfcc: an Istio workload certificate (empty subject, SPIFFE URI SAN) as the gateway writes it', async () => {
+  const spiffe = 'spiffe://cluster.local/ns/default/sa/client'
+  const leaf = await pki.issue({ subject: [], extendedKeyUsage: ['clientAuth'], san: { uri: [spiffe] } })
+  // Envoy keeps the Subject key even when the subject is empty, and writes URI bare.
+  const element = `By=spiffe://cluster.local/ns/istio-system/sa/ingressgateway;Hash=${fmt.sha256Hex(leaf)};Cert="${encodeURIComponent(leaf.pem)}";Subject="";URI=${spiffe}`
+  const check = verifier('xfcc', true, { intermediates: pki.intermediate.pem })
+  const result = check({ 'x-forwarded-client-cert': element })
+  assert.ok(result.ok, JSON.stringify(result))
+  assert.equal(result.certificate.spiffeId, spiffe)
+  // The empty Subject is a claim too: it must match an empty subject, not any subject.
+  const other = `By=spiffe://cluster.local/ns/istio-system/sa/ingressgateway;Hash=${fmt.sha256Hex(pki.leaf)};Cert="${encodeURIComponent(pki.leaf.pem)}";Subject=""`
+  assert.equal(reason(check({ 'x-forwarded-client-cert': other })), 'header-mismatch')
+})
