@@ -401,11 +401,12 @@ test('tls (Node terminates TLS itself): the shared identity and guard expectatio
   routes(app)
   await app.listen({ host: '127.0.0.1', port: 0 })
   const port = (app.server.address() as AddressInfo).port
-  const get = async (url: string, withCert = true): Promise<{ status: number, body: string }> => await new Promise((resolve, reject) => {
+  const get = async (url: string, withCert = true, headers: Headers = {}): Promise<{ status: number, body: string }> => await new Promise((resolve, reject) => {
     const req = https.request({
       host: '127.0.0.1',
       port,
       path: url,
+      headers,
       ca: pki.root.pem,
       servername: 'localhost',
       checkServerIdentity: () => undefined,
@@ -427,6 +428,11 @@ test('tls (Node terminates TLS itself): the shared identity and guard expectatio
   await expectGuards(async (url) => (await get(url)).status)
   assert.equal((await get('/id', false)).status, 401)
   assert.deepEqual(JSON.parse((await get('/optional', false)).body), { cert: null })
+  // Spoof: certificate headers of every other format, without a certificate in the handshake,
+  // are not read at all (the tls source reads the connection only).
+  const spoof = { ...fmt.rfc9440(leaf, chain), 'X-Forwarded-Client-Cert': fmt.xfccElement(leaf, chain), ...fmt.albPassthrough([leaf, ...chain]), ...fmt.nginx(leaf) }
+  assert.equal((await get('/id', false, spoof)).status, 401)
+  assert.deepEqual(JSON.parse((await get('/optional', false, spoof)).body), { cert: null })
 })
 
 test('api-gateway (Lambda event, no framework): the shared identity expectations, the same guard rules', () => {
