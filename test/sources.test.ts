@@ -342,3 +342,14 @@ test('xfcc: an Istio workload certificate (empty subject, SPIFFE URI SAN) as the
   const other = `By=spiffe://cluster.local/ns/istio-system/sa/ingressgateway;Hash=${fmt.sha256Hex(pki.leaf)};Cert="${encodeURIComponent(pki.leaf.pem)}";Subject=""`
   assert.equal(reason(check({ 'x-forwarded-client-cert': other })), 'header-mismatch')
 })
+
+test('cloudfront: a serial with the high bit set, with or without the DER sign octet, in either hex case', async () => {
+  const leaf = await pki.issue({ subject: 'CN=client,O=Example Corp', extendedKeyUsage: ['clientAuth'], serialNumber: '8f1e2d3c4b5a6978' })
+  const check = verifier('cloudfront', false)
+  for (const serial of ['8f:1e:2d:3c:4b:5a:69:78', '00:8f:1e:2d:3c:4b:5a:69:78', '8F:1E:2D:3C:4B:5A:69:78']) {
+    assert.equal(reason(check({ ...fmt.cloudFront(leaf), 'CloudFront-Viewer-Cert-Serial-Number': serial })), 'ok', serial)
+  }
+  for (const serial of ['8f:1e:2d:3c:4b:5a:69:79', '8f1e2d3c4b5a6978:', '8f:1e:2d:3c:4b:5a:69:7', 'x8f']) {
+    assert.notEqual(reason(check({ ...fmt.cloudFront(leaf), 'CloudFront-Viewer-Cert-Serial-Number': serial })), 'ok', serial)
+  }
+})
