@@ -353,3 +353,17 @@ test('cloudfront: a serial with the high bit set, with or without the DER sign o
     assert.notEqual(reason(check({ ...fmt.cloudFront(leaf), 'CloudFront-Viewer-Cert-Serial-Number': serial })), 'ok', serial)
   }
 })
+
+test('presented(): a framework-free verifier hands back what a refused request carried, never on its own initiative', () => {
+  const v = createApiGatewayVerifier()
+  const event = { requestContext: { identity: { clientCert: { clientCertPem: pki.leaf.pem, serialNumber: '01:02' } } } }
+  const material = v.read(event)
+  const result = v.check(material)
+  assert.equal(reason(result), 'header-mismatch')
+  const presented = v.presented(material)
+  assert.ok(presented !== null)
+  assert.equal(fmt.sha256Hex({ der: presented[0]!, pem: '' }), fmt.sha256Hex(pki.leaf))
+  // Nothing to present: no certificate, or one that does not decode.
+  assert.equal(v.presented(v.read({ requestContext: {} })), null)
+  assert.equal(v.presented(v.read({ requestContext: { identity: { clientCert: { clientCertPem: '-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----' } } } })), null)
+})
