@@ -2,18 +2,22 @@
  * One table of identity and guard expectations, run unchanged over every source: whatever proxy
  * forwards the certificate, the application sees the same `request.clientCert` (only `source` and
  * `verifiedBy` differ) and the same guards answer the same way. Each row also carries its spoof
- * tests: the headers from an untrusted peer, a repeated singleton line, a forged flag or claim.
+ * tests: the headers from an untrusted peer, a repeated singleton line, a forged flag or claim,
+ * and, wherever the chain is validated here, a look-alike certificate (the client's very names,
+ * another CA's key) next to whatever the proxy's flags say. The API Gateway adapter (no HTTP at all)
+ * runs the same identity expectations and the same guard rules through the guards' matcher.
  * Header values follow each proxy's documentation (test/helpers/sources.ts).
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { createHash } from 'node:crypto'
+import { createHash, X509Certificate } from 'node:crypto'
 import https from 'node:https'
 import { Writable } from 'node:stream'
 import type { AddressInfo } from 'node:net'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import mtls, { requireClientCert, type MtlsPluginOptions, type CertificateSource } from '../src/index.js'
-import { createTestPki, type TestPki, type Issued } from '../src/testing/index.js'
+import mtls, { createApiGatewayVerifier, requireClientCert, type MtlsPluginOptions, type CertificateSource } from '../src/index.js'
+import { createCertificate, createTestPki, generateKeyPair, type TestPki, type Issued } from '../src/testing/index.js'
+import { compileRules, failedRule } from '../src/fastify/guards.js'
 import * as fmt from './helpers/sources.js'
 
 const SPIFFE = 'spiffe://example.org/ns/prod/sa/client'
@@ -21,13 +25,29 @@ const SPIFFE = 'spiffe://example.org/ns/prod/sa/client'
 let pki: TestPki
 let leaf: Issued
 let chain: Issued[]
+/**
+ * The spoof every source that validates here must refuse: a certificate with the genuine client's
+ * very names (subject, SANs), issued by a CA nobody configured, sent in the proxy's exact format.
+ */
+let rogue: Issued
+let rogueCa: Issued
 const apps: FastifyInstance[] = []
 
 before(async () => {
   pki = await createTestPki()
   leaf = pki.leaf
   chain = [pki.intermediate]
+  const key = await generateKeyPair('p-256', { fresh: true })
+  rogueCa = { ...await createCertificate({ subject: 'CN=Test Intermediate CA,O=fastify-alb-mtls', key, ca: true }), key }
+  rogue = await pki.issue({
+    subject: 'CN=client,O=Example Corp',
+    extendedKeyUsage: ['clientAuth'],
+    san: { dns: ['client.example.internal'], uri: [SPIFFE] }
+  }, rogueCa)
 })
+
+/** A forged row: the rogue certificate from the same names' CA, refused (no path to a configured root). */
+const ROGUE = { status: 401, reason: 'untrusted' }
 after(async () => { await Promise.all(apps.map(async (a) => await a.close())) })
 
 type Headers = Record<string, string | string[]>
@@ -58,7 +78,7 @@ const rows: Row[] = [
     roots: true,
     headers: () => fmt.albPassthrough([leaf, ...chain]),
     singleton: 'X-Amzn-Mtls-Clientcert',
-    forged: []
+    forged: [{ what: 'a look-alike chain from another CA', headers: () => fmt.albPassthrough([rogue, rogueCa]), ...ROGUE }]
   },
   {
     label: 'alb-verify',
@@ -102,7 +122,10 @@ const rows: Row[] = [
     roots: true,
     headers: () => fmt.rfc9440(leaf, chain),
     singleton: 'Client-Cert',
-    forged: [{ what: 'a self-signed leaf', headers: () => fmt.rfc9440(pki.root), status: 401, reason: 'ca-as-leaf' }]
+    forged: [
+      { what: 'a self-signed leaf', headers: () => fmt.rfc9440(pki.root), status: 401, reason: 'ca-as-leaf' },
+      { what: 'a look-alike chain from another CA', headers: () => fmt.rfc9440(rogue, [rogueCa]), ...ROGUE }
+    ]
   },
   {
     label: 'rfc9440, chain split across lines',
@@ -125,7 +148,13 @@ const rows: Row[] = [
     forged: [
       { what: 'a Hash of another certificate', headers: () => ({ 'X-Forwarded-Client-Cert': fmt.xfccElement(leaf, chain, { hash: fmt.sha256Hex(pki.intermediate) }) }), status: 400, reason: 'header-mismatch' },
       { what: 'a URI the leaf does not hold', headers: () => ({ 'X-Forwarded-Client-Cert': fmt.xfccElement(leaf, chain, { uri: ['spiffe://example.org/ns/prod/sa/admin'] }) }), status: 400, reason: 'header-mismatch' },
-      { what: 'a Subject the leaf does not hold', headers: () => ({ 'X-Forwarded-Client-Cert': fmt.xfccElement(leaf, chain, { subject: 'CN=admin,O=Example Corp' }) }), status: 400, reason: 'header-mismatch' }
+      { what: 'a Subject the leaf does not hold', headers: () => ({ 'X-Forwarded-Client-Cert': fmt.xfccElement(leaf, chain, { subject: 'CN=admin,O=Example Corp' }) }), status: 400, reason: 'header-mismatch' },
+      { what: 'a look-alike chain from another CA', headers: () => ({ 'X-Forwarded-Client-Cert': fmt.xfccElement(rogue, [rogueCa], { uri: [SPIFFE] }) }), ...ROGUE },
+      {
+        what: 'a genuine element written before the nearest proxy\'s look-alike one',
+        headers: () => ({ 'X-Forwarded-Client-Cert': `${fmt.xfccElement(leaf, chain)},${fmt.xfccElement(rogue, [rogueCa])}` }),
+        ...ROGUE
+      }
     ]
   },
   {
@@ -136,7 +165,10 @@ const rows: Row[] = [
     roots: true,
     headers: () => fmt.nginx(leaf),
     singleton: 'ssl-client-cert',
-    forged: [{ what: 'FAILED from nginx', headers: () => fmt.nginx(leaf, 'FAILED:certificate has expired'), status: 401, reason: 'untrusted' }]
+    forged: [
+      { what: 'FAILED from nginx', headers: () => fmt.nginx(leaf, 'FAILED:certificate has expired'), status: 401, reason: 'untrusted' },
+      { what: 'SUCCESS next to a look-alike certificate from another CA', headers: () => fmt.nginx(rogue), ...ROGUE }
+    ]
   },
   {
     label: 'nginx, believed on SUCCESS',
@@ -159,7 +191,9 @@ const rows: Row[] = [
     roots: true,
     headers: () => fmt.traefik([leaf, ...chain]),
     singleton: 'X-Forwarded-Tls-Client-Cert',
-    forged: []
+    forged: [
+      { what: 'a look-alike chain from another CA', headers: () => fmt.traefik([rogue, rogueCa]), ...ROGUE }
+    ]
   },
   {
     label: 'gcp, plugin validates',
@@ -169,7 +203,7 @@ const rows: Row[] = [
     roots: true,
     headers: () => fmt.gcp(leaf, chain, false, 'client_cert_validation_failed'),
     singleton: 'X-Client-Cert-Leaf',
-    forged: []
+    forged: [{ what: 'chain_verified true next to a look-alike chain from another CA', headers: () => fmt.gcp(rogue, [rogueCa]), ...ROGUE }]
   },
   {
     label: 'gcp, believed when chain verified',
@@ -189,7 +223,10 @@ const rows: Row[] = [
     roots: true,
     headers: () => fmt.cloudflare(leaf, chain),
     singleton: 'Client-Cert',
-    forged: [{ what: 'revoked', headers: () => fmt.cloudflare(leaf, chain, true, true), status: 401, reason: 'revoked' }]
+    forged: [
+      { what: 'revoked', headers: () => fmt.cloudflare(leaf, chain, true, true), status: 401, reason: 'revoked' },
+      { what: 'cert_verified true next to a look-alike chain from another CA', headers: () => fmt.cloudflare(rogue, [rogueCa]), ...ROGUE }
+    ]
   },
   {
     label: 'cloudflare, believed when verified',
@@ -209,7 +246,7 @@ const rows: Row[] = [
     roots: true,
     headers: () => ({ 'Cf-Client-Cert-Der-Base64': Buffer.from(leaf.der).toString('base64'), 'cf-cert-verified': 'true', 'cf-cert-revoked': 'false' }),
     singleton: 'Cf-Client-Cert-Der-Base64',
-    forged: []
+    forged: [{ what: 'a look-alike leaf from another CA', headers: () => ({ 'Cf-Client-Cert-Der-Base64': Buffer.from(rogue.der).toString('base64'), 'cf-cert-verified': 'true', 'cf-cert-revoked': 'false' }), ...ROGUE }]
   },
   {
     label: 'base64-der (X-ARR-ClientCert)',
@@ -219,7 +256,10 @@ const rows: Row[] = [
     roots: true,
     headers: () => fmt.base64Der(leaf),
     singleton: 'X-ARR-ClientCert',
-    forged: [{ what: 'another CA\'s certificate', headers: () => fmt.base64Der(pki.intermediate), status: 401, reason: 'ca-as-leaf' }]
+    forged: [
+      { what: 'another CA\'s certificate', headers: () => fmt.base64Der(pki.intermediate), status: 401, reason: 'ca-as-leaf' },
+      { what: 'a look-alike leaf from another CA', headers: () => fmt.base64Der(rogue), ...ROGUE }
+    ]
   },
   {
     label: 'custom extractor',
@@ -236,7 +276,7 @@ const rows: Row[] = [
     roots: true,
     headers: () => ({ 'x-my-proxy-cert': encodeURIComponent(leaf.pem) }),
     singleton: '',
-    forged: []
+    forged: [{ what: 'a look-alike leaf from another CA', headers: () => ({ 'x-my-proxy-cert': encodeURIComponent(rogue.pem) }), ...ROGUE }]
   }
 ]
 
@@ -361,11 +401,12 @@ test('tls (Node terminates TLS itself): the shared identity and guard expectatio
   routes(app)
   await app.listen({ host: '127.0.0.1', port: 0 })
   const port = (app.server.address() as AddressInfo).port
-  const get = async (url: string, withCert = true): Promise<{ status: number, body: string }> => await new Promise((resolve, reject) => {
+  const get = async (url: string, withCert = true, headers: Headers = {}): Promise<{ status: number, body: string }> => await new Promise((resolve, reject) => {
     const req = https.request({
       host: '127.0.0.1',
       port,
       path: url,
+      headers,
       ca: pki.root.pem,
       servername: 'localhost',
       checkServerIdentity: () => undefined,
@@ -387,4 +428,57 @@ test('tls (Node terminates TLS itself): the shared identity and guard expectatio
   await expectGuards(async (url) => (await get(url)).status)
   assert.equal((await get('/id', false)).status, 401)
   assert.deepEqual(JSON.parse((await get('/optional', false)).body), { cert: null })
+  // Spoof: certificate headers of every other format, without a certificate in the handshake,
+  // are not read at all (the tls source reads the connection only).
+  const spoof = { ...fmt.rfc9440(leaf, chain), 'X-Forwarded-Client-Cert': fmt.xfccElement(leaf, chain), ...fmt.albPassthrough([leaf, ...chain]), ...fmt.nginx(leaf) }
+  assert.equal((await get('/id', false, spoof)).status, 401)
+  assert.deepEqual(JSON.parse((await get('/optional', false, spoof)).body), { cert: null })
+})
+
+test('api-gateway (Lambda event, no framework): the shared identity expectations, the same guard rules', () => {
+  const x = new X509Certificate(leaf.der)
+  const hex = x.serialNumber.toLowerCase()
+  // API Gateway's documented shape: PEM as is, serial as colon hex.
+  const clientCert = {
+    clientCertPem: leaf.pem,
+    subjectDN: fmt.rfc2253(x.subject),
+    issuerDN: fmt.rfc2253(x.issuer),
+    serialNumber: (hex.length % 2 === 1 ? `0${hex}` : hex).match(/../g)!.join(':'),
+    validity: { notBefore: x.validFrom, notAfter: x.validTo }
+  }
+  const verifier = createApiGatewayVerifier()
+  for (const event of [{ requestContext: { identity: { clientCert } } }, { requestContext: { authentication: { clientCert } } }]) {
+    const result = verifier.verifySync(event)
+    assert.ok(result.ok, JSON.stringify(result))
+    const c = result.certificate
+    expectIdentity({
+      subject: c.subject,
+      issuer: c.issuer,
+      commonName: c.commonName,
+      serialNumber: c.serialNumber,
+      fingerprint256: c.fingerprint256,
+      x5tS256: c.x5tS256,
+      spiffeId: c.spiffeId,
+      san: c.san,
+      O: c.subjectAttributes.O,
+      source: c.source,
+      verifiedBy: c.verifiedBy,
+      chainLength: c.chain.length
+    }, 'api-gateway', 'load-balancer')
+    // The rules the routes above use, through the guards' own matcher (no request needed).
+    const passes = (rules: Parameters<typeof compileRules>[0]): boolean => failedRule(compileRules(rules), c) === null
+    assert.equal(passes({ spiffeId: SPIFFE }), true)
+    assert.equal(passes({ san: { dns: 'client.example.internal' }, subject: { O: 'Example Corp' } }), true)
+    assert.equal(passes({ fingerprint256: createHash('sha256').update(pki.leaf.der).digest('hex') }), true)
+    assert.equal(passes({ subject: { CN: 'admin' } }), false)
+  }
+  // The spoofs API Gateway's event can carry: a serial that is not the PEM's, a look-alike PEM
+  // checked against roots with verifyChain.
+  const forged = verifier.verifySync({ requestContext: { identity: { clientCert: { ...clientCert, serialNumber: '4a:3f:5c:92:d1:e8:7b:6c' } } } })
+  assert.equal(forged.ok ? 'ok' : forged.reason, 'header-mismatch')
+  const strict = createApiGatewayVerifier({ roots: pki.root.pem, intermediates: pki.intermediate.pem, verifyChain: true })
+  assert.ok(strict.verifySync({ requestContext: { identity: { clientCert } } }).ok)
+  const rogueEvent = { requestContext: { identity: { clientCert: { ...clientCert, clientCertPem: rogue.pem, serialNumber: undefined } } } }
+  const refused = strict.verifySync(rogueEvent)
+  assert.equal(refused.ok ? 'ok' : refused.reason, 'untrusted')
 })

@@ -203,8 +203,9 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
 
   let verifier: Verifier | AlbVerifyVerifier | SourceVerifier<any>
   let check: (request: FastifyRequest) => VerifyResult
-  // The ALB header a refusal log line reads the client's claimed leaf from (none for other sources).
-  let certHeader: string | null = null
+  // What a refusal log line reads the client's claimed leaf from (see refusalFields): ALB's
+  // certificate header, or the material another source read. Called on refusals only.
+  let presentedOf: (request: FastifyRequest) => unknown
   if (source !== undefined && albMode === null) {
     for (const albOnly of ['header', 'verifyHeaders']) {
       if ((options as unknown as Record<string, unknown>)[albOnly] !== undefined) throw new InvalidOptionError(`${albOnly} is for ALB: name another source's headers with source: { name, headers }`)
@@ -212,8 +213,9 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
     const sourceCheck = createSourceCheck(source, options, trustedPeer)
     verifier = sourceCheck.verifier
     check = sourceCheck.check
+    presentedOf = sourceCheck.refusedMaterial
   } else if (mode === 'verify') {
-    certHeader = names.leaf
+    presentedOf = (request) => request.headers[names.leaf]
     const verifyVerifier = createAlbVerifyVerifier(options as AlbVerifyOptions)
     verifier = verifyVerifier
     check = (request) => {
@@ -228,7 +230,7 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
     const attachTls = createTlsAttacher()
     const passthrough = createVerifier(options as PassthroughPluginOptions)
     const header = headerName((options as PassthroughPluginOptions).header)
-    certHeader = header
+    presentedOf = (request) => request.headers[header]
     verifier = passthrough
     check = (request) => {
       let value = request.headers[header]
@@ -296,7 +298,7 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
       next()
       return
     }
-    const fields = refusalFields(result, certHeader === null ? undefined : request.headers[certHeader])
+    const fields = refusalFields(result, presentedOf(request))
     if (refusedChannel.hasSubscribers) {
       refusedChannel.publish({
         request, code: result.code, reason: result.reason, albStatus: fields.albStatus, client: fields.client ?? null, cacheHit, durationMs

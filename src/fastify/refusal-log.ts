@@ -7,10 +7,13 @@
  * names what it CLAIMS (subject, issuer, serial, SHA-256 fingerprint: unverified, attacker-chosen
  * text), and for `untrusted` the issuer name no configured certificate matched.
  *
- * Cost bound: the header is re-read only on a refusal, only when its reason leaves a parseable
- * leaf, and at most once per verdict (memoized on the verdict object, which the verdict cache hands
- * out again on a hit), over at most MAX_LOG_CERTIFICATES certificates of a header already within
- * maxHeaderBytes.
+ * Every source: ALB's header is re-read; any other source hands over the material it read, decoded
+ * again here (see `PresentedMaterial`).
+ *
+ * Cost bound: the certificates are re-read only on a refusal, only when its reason leaves a
+ * parseable leaf, and at most once per verdict (memoized on the verdict object, which the verdict
+ * cache hands out again on a hit), over at most MAX_LOG_CERTIFICATES certificates of headers
+ * already within maxHeaderBytes. An accepted request never reaches this module.
  */
 import { decodeHeader } from '../sources/decode.js'
 import { formatName } from '../x509/names.js'
@@ -122,13 +125,37 @@ function missingIssuerOf (presented: readonly ParsedCertificate[]): string {
   }
 }
 
+/**
+ * The certificates a non-ALB source read from a refused request (see `SourceCheck.refusedMaterial`):
+ * `certificates` decodes them again (called only when the log line needs them); `decidedHere` is
+ * false when the proxy's own flag refused the certificate before any validation here (then no
+ * `missingIssuer`: no configured root was consulted).
+ */
+export interface PresentedMaterial {
+  readonly certificates: () => readonly Uint8Array[] | null
+  readonly decidedHere: boolean
+}
+
+function isPresentedMaterial (value: unknown): value is PresentedMaterial {
+  return typeof value === 'object' && value !== null && typeof (value as { certificates?: unknown }).certificates === 'function'
+}
+
 /** Reads the client's (unverified) chain for the log; null when it does not decode or the leaf does not parse. */
 function readPresented (header: string): ParsedCertificate[] | null {
   if (header.length === 0 || header.length > MAX_LOG_HEADER) return null
   const decoded = decodeHeader(header, MAX_LOG_CERTIFICATES)
   if (!decoded.ok || decoded.certificates.length === 0) return null
+  return parseAll(decoded.certificates)
+}
+
+/** Parses DER certificates for the log: the leaf must parse; the first unparseable issuer ends the list. */
+function parseAll (certificates: readonly Uint8Array[]): ParsedCertificate[] | null {
   const out: ParsedCertificate[] = []
-  for (const der of decoded.certificates) {
+  for (const der of certificates.slice(0, MAX_LOG_CERTIFICATES)) {
+    if (der.byteLength > MAX_LOG_HEADER) {
+      if (out.length === 0) return null
+      break
+    }
     try {
       out.push(parseCertificate(der))
     } catch {
@@ -140,26 +167,35 @@ function readPresented (header: string): ParsedCertificate[] | null {
 }
 
 /**
- * The log fields of a refusal. `header` is the raw certificate header the verdict is about (the
- * chain in passthrough mode, the leaf header in verify mode), when there was exactly one.
+ * The log fields of a refusal. `presented` is what the client's claims are read from: for ALB, the
+ * raw certificate header the verdict is about (the chain in passthrough mode, the leaf header in
+ * verify mode) when there was exactly one; for every other source, the `PresentedMaterial` the
+ * source read. Anything else: no claims. Never throws.
  */
-export function refusalFields (result: VerifyFailure, header: unknown): RefusalLogFields {
+export function refusalFields (result: VerifyFailure, presented: unknown): RefusalLogFields {
   const known = memo.get(result)
   if (known !== undefined) return known
   const base = { code: result.code, reason: result.reason, albStatus: ALB_STATUS[result.reason] ?? null, detail: result.message }
   let fields: RefusalLogFields = base
-  if (!UNREADABLE.has(result.reason) && typeof header === 'string') {
-    let presented: ParsedCertificate[] | null = null
+  if (!UNREADABLE.has(result.reason)) {
+    let chain: ParsedCertificate[] | null = null
+    let decidedHere = true
     try {
-      presented = readPresented(header)
+      if (typeof presented === 'string') {
+        chain = readPresented(presented)
+      } else if (isPresentedMaterial(presented)) {
+        decidedHere = presented.decidedHere !== false
+        const certificates = presented.certificates()
+        chain = certificates === null || certificates.length === 0 ? null : parseAll(certificates)
+      }
     } catch {
       // A log helper must never turn a refusal into a crash.
     }
-    if (presented !== null) {
+    if (chain !== null) {
       fields = {
         ...base,
-        client: claimed(presented[0] as ParsedCertificate),
-        ...(result.reason === 'untrusted' ? { missingIssuer: missingIssuerOf(presented) } : {})
+        client: claimed(chain[0] as ParsedCertificate),
+        ...(result.reason === 'untrusted' && decidedHere ? { missingIssuer: missingIssuerOf(chain) } : {})
       }
     }
   }

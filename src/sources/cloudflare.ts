@@ -15,7 +15,7 @@ import {
   ABSENT, createHeaderCollector, fail, isFailure, list, malformed, refused, resolveHeaderNames, single,
   type Material, type SourceReader, type SourceRequest
 } from './material.js'
-import { rfc9440Material } from './rfc9440.js'
+import { claimedLeaf, rfc9440Material } from './rfc9440.js'
 
 export interface CloudflareHeaderNames {
   cert: string
@@ -36,7 +36,6 @@ export const DEFAULT_CLOUDFLARE_HEADERS: Readonly<CloudflareHeaderNames> = Objec
 export function cloudflareSource (headers: Partial<CloudflareHeaderNames> | undefined, context: { validates: boolean }): SourceReader<SourceRequest> {
   const names = resolveHeaderNames('cloudflare', DEFAULT_CLOUDFLARE_HEADERS, headers, ['chain', 'verified', 'revoked', 'legacy']) as CloudflareHeaderNames
   const collect = createHeaderCollector([names.cert, names.chain, names.verified, names.revoked, names.legacy])
-  const believesFlag = !context.validates && names.verified !== false
   return {
     name: 'cloudflare',
     fromHeaders: true,
@@ -65,9 +64,11 @@ export function cloudflareSource (headers: Partial<CloudflareHeaderNames> | unde
         leaf = toByteSequence(der)
       }
       if (leaf === undefined) return chain === undefined || chain === '' ? ABSENT : refused(malformed('incomplete-headers', 'Client-Cert-Chain without Client-Cert (RFC 9440 2.3)'))
-      if (revoked === 'true') return refused(fail('FST_MTLS_CERT_INVALID', 'revoked', 'Cloudflare reports the certificate revoked (cf.tls_client_auth.cert_revoked)'))
+      // Read per request: roots given by a later reload make the plugin validate from then on.
+      const believesFlag = !context.validates && names.verified !== false
+      if (revoked === 'true') return refused(fail('FST_MTLS_CERT_INVALID', 'revoked', 'Cloudflare reports the certificate revoked (cf.tls_client_auth.cert_revoked)'), claimedLeaf(leaf, limits))
       if (believesFlag && verified !== 'true') {
-        return refused(fail('FST_MTLS_CERT_INVALID', 'untrusted', 'Cloudflare did not verify the certificate (cf.tls_client_auth.cert_verified is not true; configure roots to validate it here)'))
+        return refused(fail('FST_MTLS_CERT_INVALID', 'untrusted', 'Cloudflare did not verify the certificate (cf.tls_client_auth.cert_verified is not true; configure roots to validate it here)'), claimedLeaf(leaf, limits))
       }
       const material = rfc9440Material(leaf, chain === '' ? undefined : chain, limits, [verified ?? '-', revoked ?? '-'])
       if (material.kind !== 'present' || !believesFlag) return material

@@ -37,6 +37,12 @@ export const DEFAULT_CLOUDFRONT_HEADERS: Readonly<CloudFrontHeaderNames> = Objec
 
 const KEYS = ['pem', 'serialNumber', 'issuer', 'subject', 'validity', 'sha256', 'present'] as const
 
+/** The leaf of `CloudFront-Viewer-Cert-Pem` (URL-encoded PEM, one certificate). */
+function decodePem (pem: string): Decoded {
+  const decoded = decodeHeader(pem, 1)
+  return decoded.ok ? { kind: 'chain', certificates: decoded.certificates } : malformed(decoded.reason, decoded.message)
+}
+
 export function cloudFrontSource (headers?: Partial<CloudFrontHeaderNames>): SourceReader<SourceRequest> {
   const names = resolveHeaderNames('cloudfront', DEFAULT_CLOUDFRONT_HEADERS, headers, ['sha256', 'present']) as CloudFrontHeaderNames
   const collect = createHeaderCollector(KEYS.map((k) => names[k]))
@@ -61,7 +67,7 @@ export function cloudFrontSource (headers?: Partial<CloudFrontHeaderNames>): Sou
         if (serialNumber === undefined && issuer === undefined && subject === undefined && validity === undefined && sha256 === undefined) return ABSENT
         return refused(malformed('incomplete-headers', 'CloudFront certificate headers without CloudFront-Viewer-Cert-Pem'))
       }
-      if (present === '0') return refused(malformed('header-mismatch', 'CloudFront-Viewer-Cert-Present is 0 next to a certificate (possible header tampering)'))
+      if (present === '0') return refused(malformed('header-mismatch', 'CloudFront-Viewer-Cert-Present is 0 next to a certificate (possible header tampering)'), () => decodePem(pem))
       if (serialNumber === undefined || issuer === undefined || subject === undefined || validity === undefined) {
         return refused(malformed('incomplete-headers', 'CloudFront-Viewer-Cert-Pem without all of Serial-Number, Issuer, Subject and Validity'))
       }
@@ -70,8 +76,8 @@ export function cloudFrontSource (headers?: Partial<CloudFrontHeaderNames>): Sou
         key: keySlice(pem),
         text: cacheText(values),
         decode: (): Decoded => {
-          const decoded = decodeHeader(pem, 1)
-          if (!decoded.ok) return malformed(decoded.reason, decoded.message)
+          const decoded = decodePem(pem)
+          if (isFailure(decoded) || decoded.kind !== 'chain') return decoded
           return {
             kind: 'verified',
             leaf: decoded.certificates[0]!,

@@ -15,7 +15,7 @@ import {
   ABSENT, createHeaderCollector, fail, isFailure, list, malformed, printable, refused, resolveHeaderNames, single,
   type Material, type SourceReader, type SourceRequest
 } from './material.js'
-import { rfc9440Material } from './rfc9440.js'
+import { claimedLeaf, rfc9440Material } from './rfc9440.js'
 
 export interface GcpHeaderNames {
   present: string | false
@@ -65,7 +65,7 @@ export function gcpSource (headers: Partial<GcpHeaderNames> | undefined, context
       const isVerified = flag(verified)
       if (isPresent === 'bad' || isVerified === 'bad') return refused(malformed('bad-encoding', 'client_cert_present / client_cert_chain_verified is neither true nor false'))
       const hasLeaf = leaf !== undefined && leaf !== ''
-      if (isPresent === false && hasLeaf) return refused(malformed('header-mismatch', 'client_cert_present is false next to a certificate (possible header tampering)'))
+      if (isPresent === false && hasLeaf) return refused(malformed('header-mismatch', 'client_cert_present is false next to a certificate (possible header tampering)'), claimedLeaf(leaf, limits))
       if (!hasLeaf) {
         if (isPresent === true) return refused(malformed('incomplete-headers', 'client_cert_present is true but the leaf header is missing'))
         return chain === undefined || chain === '' ? ABSENT : refused(malformed('incomplete-headers', 'client_cert_chain without client_cert_leaf'))
@@ -74,7 +74,7 @@ export function gcpSource (headers: Partial<GcpHeaderNames> | undefined, context
       // verified flag not forwarded means roots are required, see needsRoots).
       if (!context.validates && isVerified !== true) {
         const why = error === undefined || error === '' ? 'client_cert_chain_verified is not true' : printable(error)
-        return refused(fail('FST_MTLS_CERT_INVALID', 'untrusted', `the load balancer did not verify the certificate: ${why} (configure roots to validate it here)`))
+        return refused(fail('FST_MTLS_CERT_INVALID', 'untrusted', `the load balancer did not verify the certificate: ${why} (configure roots to validate it here)`), claimedLeaf(leaf, limits))
       }
       const material = rfc9440Material(leaf, chain === '' ? undefined : chain, limits, [present ?? '-', verified ?? '-'])
       if (material.kind !== 'present' || context.validates || names.chainVerified === false) return material

@@ -51,7 +51,8 @@ export function albModeOf (source: unknown): 'passthrough' | 'verify' | null {
 
 /**
  * The reader for a non-ALB `source` option. `validates`: roots are configured, so sources whose
- * proxy may or may not have validated (nginx, GCP, Cloudflare) validate the chain here.
+ * proxy may or may not have validated (nginx, GCP, Cloudflare) validate the chain here. Sources
+ * read it on every request (it may turn true on a reload, see createSourceVerifier).
  */
 export function resolveSource (source: unknown, context: { validates: boolean }): SourceReader<any> {
   if (typeof source === 'object' && source !== null && typeof (source as CustomSource).extract === 'function') {

@@ -49,7 +49,16 @@ export type Decoded =
 
 export type Material =
   | { readonly kind: 'absent' }
-  | { readonly kind: 'refused', readonly failure: VerifyFailure }
+  | {
+    readonly kind: 'refused'
+    readonly failure: VerifyFailure
+    /**
+     * The certificate(s) the request carried when the source refused it without validating (the
+     * proxy said it failed, a flag contradicts the certificate): decoded only for the refusal log
+     * line, never to decide.
+     */
+    readonly claimed?: () => Decoded
+  }
   | {
     readonly kind: 'present'
     /** A short slice that differs between clients (narrows the cache lookup; never decides a hit). */
@@ -88,8 +97,8 @@ export function malformed (reason: FailureReason, message: string): VerifyFailur
   return fail('FST_MTLS_CERT_MALFORMED', reason, message)
 }
 
-export function refused (failure: VerifyFailure): Material {
-  return { kind: 'refused', failure }
+export function refused (failure: VerifyFailure, claimed?: () => Decoded): Material {
+  return claimed === undefined ? { kind: 'refused', failure } : { kind: 'refused', failure, claimed }
 }
 
 const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
@@ -170,12 +179,30 @@ export function single (lines: readonly string[] | undefined, name: string, max:
   return value
 }
 
-/** A list header (RFC 9110 5.3): its lines combined with ", ", within `max` bytes in total. */
+/**
+ * A list header (RFC 9110 5.3): its lines combined with ", ", within `max` bytes in total. The
+ * size is summed before anything is joined, so thousands of lines cost one pass over their lengths.
+ */
 export function list (lines: readonly string[] | undefined, name: string, max: number): string | undefined | VerifyFailure {
   if (lines === undefined) return undefined
-  const value = lines.length === 1 ? lines[0]! : lines.join(', ')
-  if (value.length > max) return malformed('header-too-large', `${name} header of ${value.length} bytes exceeds maxHeaderBytes ${max}`)
-  return value
+  let size = 2 * (lines.length - 1)
+  for (const line of lines) {
+    size += line.length
+    if (size > max) return malformed('header-too-large', `${name} header lines exceed maxHeaderBytes ${max} together`)
+  }
+  return lines.length === 1 ? lines[0]! : lines.join(', ')
+}
+
+/**
+ * Splits `text` at `separator` into at most `max` parts; null when there are more (counted with
+ * indexOf before any part is cut, so a value of separators costs no array of empty strings).
+ */
+export function boundedSplit (text: string, separator: string, max: number): string[] | null {
+  let count = 1
+  for (let at = text.indexOf(separator); at !== -1; at = text.indexOf(separator, at + separator.length)) {
+    if (++count > max) return null
+  }
+  return text.split(separator)
 }
 
 export function isFailure (value: unknown): value is VerifyFailure {

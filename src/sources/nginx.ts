@@ -25,10 +25,15 @@ export interface NginxHeaderNames {
 
 export const DEFAULT_NGINX_HEADERS: Readonly<NginxHeaderNames> = Object.freeze({ cert: 'ssl-client-cert', verify: 'ssl-client-verify' })
 
+/** `$ssl_client_escaped_cert`: URL-encoded PEM (the leaf; a custom variable may add the chain). */
+function decodeChain (cert: string, maxCertificates: number): Decoded {
+  const decoded = decodeHeader(cert, maxCertificates)
+  return decoded.ok ? { kind: 'chain', certificates: decoded.certificates } : malformed(decoded.reason, decoded.message)
+}
+
 export function nginxSource (headers: Partial<NginxHeaderNames> | undefined, context: { validates: boolean }): SourceReader<SourceRequest> {
   const names = resolveHeaderNames('nginx', DEFAULT_NGINX_HEADERS, headers, ['verify']) as NginxHeaderNames
   const collect = createHeaderCollector([names.cert, names.verify])
-  const validates = context.validates || names.verify === false
   return {
     name: 'nginx',
     fromHeaders: true,
@@ -41,13 +46,15 @@ export function nginxSource (headers: Partial<NginxHeaderNames> | undefined, con
       const verify = single(verifyLines, names.verify === false ? 'verify' : names.verify, 256)
       if (isFailure(verify)) return refused(verify)
       const present = cert !== undefined && cert !== ''
+      // What the refusal log names when nginx's word refuses a certificate that was sent anyway.
+      const claimed = present ? () => decodeChain(cert, limits.maxCertificates) : undefined
       if (names.verify !== false) {
         if (verify === undefined) {
           if (present) return refused(malformed('incomplete-headers', `${names.cert} without ${names.verify} ($ssl_client_verify)`))
         } else if (verify === 'NONE' || verify === '') {
-          if (present) return refused(malformed('header-mismatch', `${names.verify} is NONE next to a certificate (possible header tampering)`))
+          if (present) return refused(malformed('header-mismatch', `${names.verify} is NONE next to a certificate (possible header tampering)`), claimed)
         } else if (verify.startsWith('FAILED:')) {
-          return refused(fail('FST_MTLS_CERT_INVALID', 'untrusted', `nginx refused the certificate: ${printable(verify.slice(7))}`))
+          return refused(fail('FST_MTLS_CERT_INVALID', 'untrusted', `nginx refused the certificate: ${printable(verify.slice(7))}`), claimed)
         } else if (verify !== 'SUCCESS') {
           return refused(malformed('bad-encoding', `${names.verify} is not SUCCESS, FAILED:<reason> or NONE`))
         } else if (!present) {
@@ -55,16 +62,16 @@ export function nginxSource (headers: Partial<NginxHeaderNames> | undefined, con
         }
       }
       if (!present) return ABSENT
+      // Read per request: roots given by a later reload make the plugin validate from then on.
+      const validates = context.validates || names.verify === false
       return {
         kind: 'present',
         key: keySlice(cert),
         text: cacheText([cert, verify]),
         decode: (): Decoded => {
-          const decoded = decodeHeader(cert, limits.maxCertificates)
-          if (!decoded.ok) return malformed(decoded.reason, decoded.message)
-          return validates
-            ? { kind: 'chain', certificates: decoded.certificates }
-            : { kind: 'verified', leaf: decoded.certificates[0]!, claims: {} }
+          const decoded = decodeChain(cert, limits.maxCertificates)
+          if (validates || isFailure(decoded) || decoded.kind !== 'chain') return decoded
+          return { kind: 'verified', leaf: decoded.certificates[0]!, claims: {} }
         }
       }
     }

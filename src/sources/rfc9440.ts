@@ -36,6 +36,14 @@ export function decodeRfc9440 (cert: string, chain: string | undefined, limits: 
   return tooMany(rest.length + 1, limits) ?? [leaf, ...rest]
 }
 
+/** The leaf of a `Client-Cert` value for the refusal log of a request refused without validation. */
+export function claimedLeaf (cert: string, limits: ReadLimits): () => Decoded {
+  return () => {
+    const certificates = decodeRfc9440(cert, undefined, limits)
+    return isFailure(certificates) ? certificates : { kind: 'chain', certificates }
+  }
+}
+
 /** Reads an RFC 9440 pair from already collected header values. */
 export function rfc9440Material (cert: string | undefined, chain: string | undefined, limits: ReadLimits, extra: readonly string[] = []): Material {
   if (cert === undefined || cert === '') {

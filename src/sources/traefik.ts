@@ -8,7 +8,7 @@
 import { percentDecode } from './decode.js'
 import { strictBase64 } from './structured.js'
 import {
-  ABSENT, cacheText, createHeaderCollector, isFailure, keySlice, malformed, refused, resolveHeaderNames, single, tooMany,
+  ABSENT, boundedSplit, cacheText, createHeaderCollector, isFailure, keySlice, malformed, refused, resolveHeaderNames, single, tooMany,
   type Decoded, type Material, type SourceReader, type SourceRequest
 } from './material.js'
 
@@ -49,9 +49,9 @@ export function traefikSource (headers?: Partial<TraefikHeaderNames>): SourceRea
         key: keySlice(value.split(',', 1)[0]!),
         text: cacheText([value]),
         decode: (): Decoded => {
-          const parts = value.split(',')
-          const many = tooMany(parts.length, limits)
-          if (many !== null) return many
+          // Counted before any certificate is cut out or decoded.
+          const parts = boundedSplit(value, ',', limits.maxCertificates)
+          if (parts === null) return tooMany(limits.maxCertificates + 1, limits)!
           const certificates: Uint8Array[] = []
           for (const [i, part] of parts.entries()) {
             const der = decodeOne(part)

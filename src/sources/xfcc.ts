@@ -3,7 +3,8 @@
  *
  * Grammar: elements separated by `,`, each a list of `key=value` pairs separated by `;`; keys are
  * case-insensitive; a value may be double-quoted (`"..."`, with `\"` for a quote inside) and must
- * be when it holds `,`, `;` or `=`. Keys: `By` (the proxy's own URI SAN), `Hash` (hex SHA-256 of the
+ * be when it holds `,`, `;` or `=`. Envoy quotes `Cert`, `Chain` and `Subject` (the latter as OpenSSL's
+ * RFC 2253 text, escapes included) and writes `By`, `Hash`, `URI` and `DNS` bare. Keys: `By` (the proxy's own URI SAN), `Hash` (hex SHA-256 of the
  * client's leaf DER), `Cert` (the leaf, URL-encoded PEM), `Chain` (the whole chain, URL-encoded PEM,
  * leaf first), `Subject` (RFC 2253), `URI` and `DNS` (one pair per SAN).
  *
@@ -59,7 +60,14 @@ export function parseXfcc (value: string): XfccElement[] | VerifyFailure {
       for (;;) {
         if (i >= n) return bad('unterminated quoted value')
         const c = value[i]!
-        if (c === '\\' && value[i + 1] === '"') { text += '"'; i += 2; continue }
+        // A backslash escapes the next character (so `\\"` ends the value): `\"` stands for a quote;
+        // any other pair is kept as written, so the RFC 2253 escapes of a Subject (`\,`, `\\`, which
+        // Envoy writes between the quotes as OpenSSL printed them) reach the name parser intact.
+        if (c === '\\' && i + 1 < n) {
+          text += value[i + 1] === '"' ? '"' : value.slice(i, i + 2)
+          i += 2
+          continue
+        }
         if (c === '"') { i++; break }
         text += c
         i++

@@ -25,6 +25,12 @@ export interface SourceVerifier<R = SourceRequest> {
   read (request: R): Material
   /** Decides on material read by `read` (cached). */
   check (material: Material): VerifyResult
+  /**
+   * The certificates `material` carries (DER, leaf first), unverified, for a refusal log line: the
+   * material is decoded again, so call it on a refusal only, never to decide. Null when there is
+   * none or it does not decode; never throws.
+   */
+  presented (material: Material): readonly Uint8Array[] | null
   /** `check(read(request))`. */
   verifySync (request: R): VerifyResult
   verify (request: R): Promise<VerifyResult>
@@ -66,7 +72,11 @@ function decide (settings: VerifyModeSettings, decoded: Decoded, now: number, so
  */
 export function createSourceVerifier<R> (makeReader: (context: { validates: boolean }) => SourceReader<R>, options: SourceVerifierOptions): SourceVerifier<R> {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('options must be an object')
-  const reader = makeReader({ validates: hasRoots(options) })
+  // Whether nginx/GCP/Cloudflare validate the chain here rather than believe the proxy's flag.
+  // Sticky: roots added by a reload switch validation on; roots removed later never switch it off
+  // (the chain then fails closed as untrusted instead of falling back to the proxy's word).
+  let validates = hasRoots(options)
+  const reader = makeReader({ get validates () { return validates } })
   const resolve = (opts: SourceVerifierOptions): VerifyModeSettings => {
     if (reader.needsRoots && !hasRoots(opts)) {
       throw new InvalidOptionError(`roots is required with source ${reader.name}: the proxy forwards certificates it does not vouch for, so the chain is validated here`)
@@ -100,10 +110,22 @@ export function createSourceVerifier<R> (makeReader: (context: { validates: bool
     if (material.kind === 'refused') return material.failure
     return validations.run(material.key, material.text, settings.clock(), run, material)
   }
+  const presented = (material: Material): readonly Uint8Array[] | null => {
+    const decode = material.kind === 'present' ? material.decode : material.kind === 'refused' ? material.claimed : undefined
+    if (decode === undefined) return null
+    try {
+      const decoded = decode()
+      if ('ok' in decoded) return null
+      return decoded.kind === 'chain' ? (decoded.certificates.length === 0 ? null : decoded.certificates) : [decoded.leaf]
+    } catch {
+      return null
+    }
+  }
   return {
     reader,
     read,
     check,
+    presented,
     verifySync: (request) => check(read(request)),
     verify: async (request) => check(read(request)),
     reload (material) {
@@ -112,6 +134,7 @@ export function createSourceVerifier<R> (makeReader: (context: { validates: bool
       const nextSettings = resolve(next)
       current = next
       settings = nextSettings
+      validates ||= hasRoots(next)
       readLimits = limits()
       validations.clear()
     },
