@@ -102,7 +102,7 @@ function pem (der: Uint8Array): string {
 }
 
 /** Peak-RSS meter: the kernel's high-water mark when it can be reset, else sampling. */
-function meter (): { method: 'VmHWM' | 'sampled', reset (): void, peak (): number, stop (): void } {
+export function meter (): { method: 'VmHWM' | 'sampled', reset (): void, peak (): number, stop (): void } {
   const hwm = (): number | null => {
     try {
       const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))

@@ -2,15 +2,16 @@
  * crl: certificate revocation lists (RFC 5280 section 5) given as options.
  *
  * CRLs are configuration: they are parsed and checked once, when loaded, and every structural
- * problem throws there. Revoked entries are indexed per CRL in a Map keyed by (certificate issuer,
- * serial), so a check costs O(1) whatever the CRL's size; indirect CRLs (certificateIssuer entries,
+ * problem throws there. Revoked entries are indexed per CRL by (certificate issuer, serial) in a
+ * compact hash table over the CRL's own DER (CrlIndex), so a check costs O(1) whatever the CRL's
+ * size and a CRL of 500,000 entries costs a fraction of its DER size on top of it; indirect CRLs (certificateIssuer entries,
  * RFC 5280 5.3.3), partitioned CRLs (issuingDistributionPoint, 5.2.5) and delta CRLs
  * (deltaCRLIndicator, 5.2.4) load, and their scope is applied per certificate (check.ts). Whether a
  * CRL may be used at a given time is a separate question (`crlUsableAt`), answered per request.
  */
 import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
-import { children, DerError, integerHex, oidText, readOne, timeValue, type Tlv } from '../../x509/der.js'
+import { children, DerError, header, integerHex, oidText, readHeader, readOne, timeAt, timeValue, type Tlv } from '../../x509/der.js'
 import { sameBytes } from '../checks.js'
 import { nameKey, parseName, type Rdns } from '../../x509/names.js'
 import { directoryName } from '../../x509/general-names.js'
@@ -70,17 +71,107 @@ export function serialKey (bytes: Uint8Array): string {
   return hex === '' ? '00' : hex
 }
 
-/**
- * Key of `entries`: the serial's key alone for the CRL issuer's own certificates (the usual case:
- * no per-entry issuer string kept), serial and issuer nameKey for indirect entries.
- */
-function entryKey (crlIssuerKey: string, issuerKey: string, serial: Uint8Array): string {
-  return issuerKey === crlIssuerKey ? serialKey(serial) : `${serialKey(serial)}\u0000${issuerKey}`
-}
-
 /** The CRL's entry about the certificate with this issuer (nameKey) and serial (content octets), if any. */
 export function findEntry (crl: ParsedCrl, issuerKey: string, serial: Uint8Array): CrlEntry | undefined {
-  return crl.entries.get(entryKey(crl.issuerKey, issuerKey, serial))
+  return (crl.entries as CrlIndex).find(issuerKey, serial)
+}
+
+/** Revoked entries of one CRL (read them with `findEntry`). */
+export interface CrlEntries {
+  /** Number of (certificate issuer, serial) pairs listed; a pair listed twice counts once (the later entry wins). */
+  readonly size: number
+}
+
+/** Start of a serial's minimal two's-complement form within `bytes[start, end)` (see serialKey). */
+function minimalStart (bytes: Uint8Array, start: number, end: number): number {
+  let i = start
+  while (i < end - 1 && ((bytes[i] === 0 && bytes[i + 1]! < 0x80) || (bytes[i] === 0xff && bytes[i + 1]! >= 0x80))) i++
+  return i
+}
+
+/** FNV-1a over a serial's minimal form, mixed with the issuer's id. */
+function serialHash (bytes: Uint8Array, start: number, end: number, issuer: number): number {
+  let h = 0x811c9dc5 ^ issuer
+  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193)
+  h ^= h >>> 16
+  return Math.imul(h, 0x85ebca6b) >>> 0
+}
+
+const NO_REASON = 0xff
+
+/**
+ * The entries of one CRL without an object per entry: the CRL's DER is kept once, each entry is
+ * the [start, end) of its serial's minimal form in that DER (RFC 5280 4.1.2.2: serials compare as
+ * signed INTEGERs, so `00 ff` and `ff` differ) and a reason byte; (issuer, serial) pairs sit in an
+ * open-addressing table of entry numbers. Issuers are numbered: 0 is the CRL issuer; indirect CRLs
+ * (RFC 5280 5.3.3) add the certificateIssuer names, and only they keep an issuer per slot.
+ */
+class CrlIndex implements CrlEntries {
+  size = 0
+  private readonly mask: number
+  private readonly slots: Int32Array
+  private readonly slotIssuer: Int32Array | null
+
+  constructor (
+    private readonly der: Uint8Array,
+    /** [start, end) of each entry's serial (minimal form) in `der`. */
+    private readonly serials: Uint32Array,
+    /** CRLReason of each entry, NO_REASON when absent. */
+    private readonly reasons: Uint8Array,
+    private readonly issuerIds: ReadonlyMap<string, number>,
+    private readonly issuerKeys: readonly string[],
+    pairs: number
+  ) {
+    let capacity = 8
+    while (capacity < pairs * 2) capacity *= 2
+    this.mask = capacity - 1
+    this.slots = new Int32Array(capacity)
+    this.slotIssuer = issuerKeys.length > 1 ? new Int32Array(capacity) : null
+  }
+
+  /** Indexes entry `entry` under issuer `issuer`; a pair already there takes the later entry. */
+  insert (entry: number, issuer: number): void {
+    const start = this.serials[2 * entry]!
+    const end = this.serials[2 * entry + 1]!
+    let at = serialHash(this.der, start, end, issuer) & this.mask
+    for (;;) {
+      const held = this.slots[at]!
+      if (held === 0) {
+        this.slots[at] = entry + 1
+        if (this.slotIssuer !== null) this.slotIssuer[at] = issuer
+        this.size++
+        return
+      }
+      if ((this.slotIssuer === null || this.slotIssuer[at] === issuer) && this.sameSerial(held - 1, this.der, start, end)) {
+        this.slots[at] = entry + 1
+        return
+      }
+      at = (at + 1) & this.mask
+    }
+  }
+
+  find (issuerKey: string, serial: Uint8Array): CrlEntry | undefined {
+    const issuer = this.issuerIds.get(issuerKey)
+    if (issuer === undefined) return undefined
+    const start = minimalStart(serial, 0, serial.length)
+    let at = serialHash(serial, start, serial.length, issuer) & this.mask
+    for (;;) {
+      const held = this.slots[at]!
+      if (held === 0) return undefined
+      if ((this.slotIssuer === null || this.slotIssuer[at] === issuer) && this.sameSerial(held - 1, serial, start, serial.length)) {
+        const reason = this.reasons[held - 1]!
+        return Object.freeze({ reason: reason === NO_REASON ? null : reason, issuerKey: this.issuerKeys[issuer]! })
+      }
+      at = (at + 1) & this.mask
+    }
+  }
+
+  private sameSerial (entry: number, bytes: Uint8Array, start: number, end: number): boolean {
+    const from = this.serials[2 * entry]!
+    if (this.serials[2 * entry + 1]! - from !== end - start) return false
+    for (let i = 0; i < end - start; i++) if (this.der[from + i] !== bytes[start + i]) return false
+    return true
+  }
 }
 
 export interface ParsedCrl {
@@ -94,7 +185,7 @@ export interface ParsedCrl {
   readonly crlNumberValue: bigint
   readonly authorityKeyIdentifier: Uint8Array | null
   /** Entries (read them with `findEntry`); size is the number of (issuer, serial) pairs listed. */
-  readonly entries: ReadonlyMap<string, CrlEntry>
+  readonly entries: CrlEntries
   /** issuingDistributionPoint (RFC 5280 5.2.5), null when absent. */
   readonly idp: IssuingDistributionPoint | null
   /** BaseCRLNumber of a delta CRL (RFC 5280 5.2.4); null for a complete CRL. */
@@ -138,17 +229,61 @@ function algorithm (tlv: Tlv): { id: string, params: unknown } {
   return { id: alg.algorithmId, params: alg.algorithmParams }
 }
 
+/** Entries parsed (and then indexed) between two yields of the incremental parser. */
+const SLICE = 16_384
+
 /** Parses one DER CRL and applies the structural rules. Throws CrlError with the reason. */
 export function parseCrl (der: Uint8Array): ParsedCrl {
+  const steps = parseSteps(der)
+  for (;;) {
+    const step = steps.next()
+    if (step.done === true) return step.value
+  }
+}
+
+/**
+ * parseCrl in slices of entries, yielding to the event loop (setImmediate) between them, so that a
+ * CRL of 500,000 entries does not hold up the requests being served meanwhile. Same result.
+ */
+export async function parseCrlAsync (der: Uint8Array): Promise<ParsedCrl> {
+  const steps = parseSteps(der)
+  for (;;) {
+    const step = steps.next()
+    if (step.done === true) return step.value
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+}
+
+function * parseSteps (der: Uint8Array): Generator<void, ParsedCrl> {
   try {
-    return parseCrlUnchecked(der)
+    return yield * parseCrlUnchecked(der)
   } catch (err) {
     if (err instanceof CrlError) throw err
     throw new CrlError(err instanceof DerError ? `malformed DER: ${err.message}` : (err as Error).message)
   }
 }
 
-function parseCrlUnchecked (der: Uint8Array): ParsedCrl {
+/** DER of the entry extension OIDs recognised (RFC 5280 5.3), compared as bytes. */
+const ENTRY_OID_DER = {
+  reasonCode: [0x55, 0x1d, 0x15],
+  invalidityDate: [0x55, 0x1d, 0x18],
+  certificateIssuer: [0x55, 0x1d, 0x1d],
+  holdInstruction: [0x55, 0x1d, 0x17]
+} as const
+
+function oidIs (bytes: Uint8Array, start: number, end: number, oid: readonly number[]): boolean {
+  if (end - start !== oid.length) return false
+  for (let i = 0; i < oid.length; i++) if (bytes[start + i] !== oid[i]) return false
+  return true
+}
+
+function sameRange (bytes: Uint8Array, aStart: number, aEnd: number, bStart: number, bEnd: number): boolean {
+  if (aEnd - aStart !== bEnd - bStart) return false
+  for (let i = 0; i < aEnd - aStart; i++) if (bytes[aStart + i] !== bytes[bStart + i]) return false
+  return true
+}
+
+function * parseCrlUnchecked (der: Uint8Array): Generator<void, ParsedCrl> {
   const outer = readOne(der)
   const [tbs, sigAlg, sig, ...extra] = outer.tag === 0x30 ? children(outer.value) : []
   if (tbs?.tag !== 0x30 || sigAlg?.tag !== 0x30 || sig?.tag !== 0x03 || extra.length > 0) throw new CrlError('not a CertificateList')
@@ -168,19 +303,8 @@ function parseCrlUnchecked (der: Uint8Array): ParsedCrl {
   const thisUpdate = timeValue(thisUpdateTlv)
   let nextUpdate: number | null = null
   if (fields[i]?.tag === 0x17 || fields[i]?.tag === 0x18) nextUpdate = timeValue(fields[i++]!)
-  const rawEntries: Array<{ serial: Uint8Array, exts: Extension[] }> = []
-  if (fields[i]?.tag === 0x30) {
-    for (const entry of children(fields[i++]!.value)) {
-      const [serial, date, entryExts, ...rest] = entry.tag === 0x30 ? children(entry.value) : []
-      if (serial?.tag !== 0x02 || serial.value.length === 0 || date === undefined || rest.length > 0) throw new CrlError('bad revoked certificate entry')
-      timeValue(date)
-      const exts = entryExts === undefined ? [] : readExtensions(entryExts)
-      for (const ext of exts) {
-        if (ext.critical && !ENTRY_EXTENSIONS.has(ext.oid)) throw new CrlError(`unsupported critical CRL entry extension ${ext.oid}`)
-      }
-      rawEntries.push({ serial: serial.value, exts })
-    }
-  }
+  // revokedCertificates (RFC 5280 5.1.2.6): walked below, once the CRL's extensions are known.
+  const list = fields[i]?.tag === 0x30 ? fields[i++]! : null
   let extensions: Extension[] = []
   if (fields[i]?.tag === 0xa0) extensions = readExtensions(readOne(fields[i++]!.value))
   if (i !== fields.length) throw new CrlError('unexpected field in TBSCertList')
@@ -236,36 +360,133 @@ function parseCrlUnchecked (der: Uint8Array): ParsedCrl {
       throw new CrlError(`bad issuingDistributionPoint: ${(err as Error).message}`)
     }
   }
-  // Entries: certificateIssuer (RFC 5280 5.3.3) names the issuer of this entry and the ones after it.
-  const entries = new Map<string, CrlEntry>()
-  // Entries share their (reason, issuer) objects: a 100k-entry CRL holds a handful of them.
-  const shared = new Map<string, CrlEntry>()
-  let entryIssuers: string[] = [issuerKey]
-  for (const { serial, exts } of rawEntries) {
-    let reason: number | null = null
-    for (const ext of exts) {
-      if (ext.oid === CRL_OID.reasonCode) {
-        const code = readOne(ext.value)
-        if (code.tag !== 0x0a || code.value.length !== 1 || REASON_NAMES[code.value[0]!] === undefined) throw new CrlError('bad reasonCode')
-        reason = code.value[0]!
-      } else if (ext.oid === CRL_OID.certificateIssuer) {
-        if (idp?.indirectCRL !== true) throw new CrlError('certificateIssuer entry in a CRL that is not indirect')
-        const names = readOne(ext.value)
-        if (names.tag !== 0x30) throw new CrlError('bad certificateIssuer')
-        // Only directoryNames can name a certificate issuer; other forms match no certificate.
-        entryIssuers = children(names.value).filter((t) => t.tag === 0xa4).map((t) => nameKey(directoryName(t)))
+
+  // Entries, read over the DER in place: offsets are absolute in `der`.
+  const listStart = list === null ? 0 : list.value.byteOffset - der.byteOffset
+  const listEnd = list === null ? 0 : listStart + list.value.length
+  let count = 0
+  for (let at = listStart; at < listEnd; count++) {
+    readHeader(der, at, listEnd)
+    at = header.end
+  }
+  const serials = new Uint32Array(2 * count)
+  const reasons = new Uint8Array(count).fill(NO_REASON)
+  // Issuer of each entry, as a group of issuer ids: group 0 is the CRL issuer. certificateIssuer
+  // (RFC 5280 5.3.3) names the issuer of its entry and of the ones after it, up to the next one.
+  const issuerIds = new Map<string, number>([[issuerKey, 0]])
+  const issuerKeys: string[] = [issuerKey]
+  const groups: number[][] = [[0]]
+  const groupIds = new Map<string, number>([['0', 0]])
+  let entryGroups: Uint32Array | null = null
+  let group = 0
+  let pairs = 0
+  const oids: number[] = []
+  for (let at = listStart, e = 0; at < listEnd; e++) {
+    if (e % SLICE === SLICE - 1) yield
+    let tag = readHeader(der, at, listEnd)
+    const entryEnd = header.end
+    if (tag !== 0x30) throw new CrlError('bad revoked certificate entry')
+    at = entryEnd
+    let p = header.start
+    if (p === entryEnd) throw new CrlError('bad revoked certificate entry')
+    tag = readHeader(der, p, entryEnd)
+    if (tag !== 0x02 || header.end === header.start) throw new CrlError('bad revoked certificate entry')
+    serials[2 * e] = minimalStart(der, header.start, header.end)
+    serials[2 * e + 1] = header.end
+    p = header.end
+    if (p === entryEnd) throw new CrlError('bad revoked certificate entry')
+    tag = readHeader(der, p, entryEnd)
+    p = header.end
+    timeAt(der, tag, header.start, header.end)
+    let reason = NO_REASON
+    if (p < entryEnd) {
+      // crlEntryExtensions (RFC 5280 5.3).
+      tag = readHeader(der, p, entryEnd)
+      if (tag !== 0x30) throw new CrlError('Extensions is not a SEQUENCE')
+      const extsEnd = header.end
+      p = extsEnd
+      if (p !== entryEnd) throw new CrlError('bad revoked certificate entry')
+      oids.length = 0
+      for (let x = header.start; x < extsEnd;) {
+        tag = readHeader(der, x, extsEnd)
+        if (tag !== 0x30) throw new CrlError('bad Extension')
+        const extEnd = header.end
+        x = extEnd
+        let q = header.start
+        if (q === extEnd) throw new CrlError('bad Extension')
+        tag = readHeader(der, q, extEnd)
+        if (tag !== 0x06) throw new CrlError('bad Extension')
+        const oidStart = header.start
+        const oidEnd = header.end
+        q = header.end
+        if (q === extEnd) throw new CrlError('bad Extension value')
+        tag = readHeader(der, q, extEnd)
+        let critical = false
+        if (tag === 0x01) {
+          if (header.end - header.start !== 1 || der[header.start] !== 0xff) throw new CrlError('critical must be DER TRUE when present')
+          critical = true
+          q = header.end
+          if (q === extEnd) throw new CrlError('bad Extension value')
+          tag = readHeader(der, q, extEnd)
+        }
+        if (tag !== 0x04) throw new CrlError('bad Extension value')
+        if (header.end !== extEnd) throw new CrlError(critical ? 'bad Extension value' : 'bad Extension')
+        const valueStart = header.start
+        const valueEnd = header.end
+        // Known OIDs are compared as bytes; any other is decoded (which refuses bad encodings).
+        const known = oidIs(der, oidStart, oidEnd, ENTRY_OID_DER.reasonCode) || oidIs(der, oidStart, oidEnd, ENTRY_OID_DER.certificateIssuer) ||
+          oidIs(der, oidStart, oidEnd, ENTRY_OID_DER.invalidityDate) || oidIs(der, oidStart, oidEnd, ENTRY_OID_DER.holdInstruction)
+        const oid = known ? null : oidText(der.subarray(oidStart, oidEnd))
+        for (let k = 0; k < oids.length; k += 2) {
+          if (sameRange(der, oids[k]!, oids[k + 1]!, oidStart, oidEnd)) throw new CrlError(`extension ${oid ?? oidText(der.subarray(oidStart, oidEnd))} appears twice`)
+        }
+        oids.push(oidStart, oidEnd)
+        if (oid !== null) {
+          if (critical && !ENTRY_EXTENSIONS.has(oid)) throw new CrlError(`unsupported critical CRL entry extension ${oid}`)
+        } else if (oidIs(der, oidStart, oidEnd, ENTRY_OID_DER.reasonCode)) {
+          // RFC 5280 5.3.1: ENUMERATED CRLReason.
+          tag = readHeader(der, valueStart, valueEnd)
+          if (header.end !== valueEnd) throw new DerError('trailing data')
+          if (tag !== 0x0a || header.end - header.start !== 1 || REASON_NAMES[der[header.start]!] === undefined) throw new CrlError('bad reasonCode')
+          reason = der[header.start]!
+        } else if (oidIs(der, oidStart, oidEnd, ENTRY_OID_DER.certificateIssuer)) {
+          if (idp?.indirectCRL !== true) throw new CrlError('certificateIssuer entry in a CRL that is not indirect')
+          const names = readOne(der.subarray(valueStart, valueEnd))
+          if (names.tag !== 0x30) throw new CrlError('bad certificateIssuer')
+          // Only directoryNames can name a certificate issuer; other forms match no certificate.
+          const ids = children(names.value).filter((t) => t.tag === 0xa4).map((t) => {
+            const key = nameKey(directoryName(t))
+            let id = issuerIds.get(key)
+            if (id === undefined) {
+              issuerIds.set(key, id = issuerKeys.length)
+              issuerKeys.push(key)
+            }
+            return id
+          })
+          const groupKey = ids.join(',')
+          let next = groupIds.get(groupKey)
+          if (next === undefined) {
+            groupIds.set(groupKey, next = groups.length)
+            groups.push(ids)
+          }
+          group = next
+          entryGroups ??= new Uint32Array(count)
+        }
       }
     }
     if (reason === 8 && deltaBase === null) throw new CrlError('removeFromCRL in a CRL that is not a delta CRL')
-    for (const key of entryIssuers) {
-      const sharedKey = `${reason ?? ''}\u0000${key}`
-      let value = shared.get(sharedKey)
-      if (value === undefined) shared.set(sharedKey, value = Object.freeze({ reason, issuerKey: key }))
-      entries.set(entryKey(issuerKey, key, serial), value)
-    }
+    reasons[e] = reason
+    if (entryGroups !== null) entryGroups[e] = group
+    pairs += groups[group]!.length
   }
   if (sig.value.length < 2 || sig.value[0] !== 0) throw new CrlError('bad signature BIT STRING')
   const alg = algorithm(sigAlg)
+
+  const entries = new CrlIndex(der, serials, reasons, issuerIds, issuerKeys, pairs)
+  for (let e = 0; e < count; e++) {
+    if (e % SLICE === SLICE - 1) yield
+    for (const id of groups[entryGroups === null ? 0 : entryGroups[e]!]!) entries.insert(e, id)
+  }
   return {
     der,
     issuer,
