@@ -230,7 +230,9 @@ function algorithm (tlv: Tlv): { id: string, params: unknown } {
 }
 
 /** Entries parsed (and then indexed) between two yields of the incremental parser. */
-const SLICE = 16_384
+const SLICE = 1024
+/** parseCrlAsync gives the event loop a turn once it has run this long, ms. */
+const TURN_MS = 8
 
 /** Parses one DER CRL and applies the structural rules. Throws CrlError with the reason. */
 export function parseCrl (der: Uint8Array): ParsedCrl {
@@ -247,10 +249,14 @@ export function parseCrl (der: Uint8Array): ParsedCrl {
  */
 export async function parseCrlAsync (der: Uint8Array): Promise<ParsedCrl> {
   const steps = parseSteps(der)
+  let since = performance.now()
   for (;;) {
     const step = steps.next()
     if (step.done === true) return step.value
-    await new Promise((resolve) => setImmediate(resolve))
+    if (performance.now() - since >= TURN_MS) {
+      await new Promise((resolve) => setImmediate(resolve))
+      since = performance.now()
+    }
   }
 }
 
@@ -366,6 +372,7 @@ function * parseCrlUnchecked (der: Uint8Array): Generator<void, ParsedCrl> {
   const listEnd = list === null ? 0 : listStart + list.value.length
   let count = 0
   for (let at = listStart; at < listEnd; count++) {
+    if (count % SLICE === SLICE - 1) yield
     readHeader(der, at, listEnd)
     at = header.end
   }
@@ -508,17 +515,37 @@ function * parseCrlUnchecked (der: Uint8Array): Generator<void, ParsedCrl> {
 
 const PEM_BLOCK = /-----BEGIN (X509 CRL|CERTIFICATE)-----([A-Za-z0-9+/=\s]*)-----END \1-----/g
 
+/**
+ * The PEM blocks of `text`, each base64-decoded straight from the text: no whitespace-stripped copy
+ * of the body, no copy of the whole text unless it has `#` comment lines to drop.
+ */
 function pemBlocks (text: string, what: string): Array<{ label: string, der: Uint8Array }> {
-  const withoutComments = text.split(/\r?\n/).filter((line) => !line.trimStart().startsWith('#')).join('\n')
+  const source = text.includes('#') ? text.split(/\r?\n/).filter((line) => !line.trimStart().startsWith('#')).join('\n') : text
   const out: Array<{ label: string, der: Uint8Array }> = []
-  let rest = withoutComments
-  for (const m of withoutComments.matchAll(PEM_BLOCK)) {
-    const body = m[2]!.replace(/\s+/g, '')
-    if (body.length === 0 || body.length % 4 !== 0) throw new InvalidOptionError(`${what}: a ${m[1]!} PEM block is not valid base64`)
-    out.push({ label: m[1]!, der: new Uint8Array(Buffer.from(body, 'base64')) })
-    rest = rest.replace(m[0], '')
+  let last = 0
+  const outside = (from: number, to: number): void => {
+    if (source.slice(from, to).trim() !== '') throw new InvalidOptionError(`${what}: text outside "X509 CRL" PEM blocks`)
   }
-  if (rest.trim() !== '') throw new InvalidOptionError(`${what}: text outside "X509 CRL" PEM blocks`)
+  for (const m of source.matchAll(PEM_BLOCK)) {
+    outside(last, m.index)
+    last = m.index + m[0].length
+    const body = m[2]!
+    // RFC 7468 section 3: base64 in quanta of 4 characters; whitespace between them is ignored,
+    // as Buffer.from(..., 'base64') does.
+    let chars = 0
+    let unusual = false
+    for (let i = 0; i < body.length; i++) {
+      const c = body.charCodeAt(i)
+      if (c >= 0x80) unusual = true
+      else if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d && c !== 0x0b && c !== 0x0c) chars++
+    }
+    // Other Unicode whitespace (the block pattern's \s): stripped first, as a regular expression sees it.
+    const base64 = unusual ? body.replace(/\s+/g, '') : body
+    if (unusual) chars = base64.length
+    if (chars === 0 || chars % 4 !== 0) throw new InvalidOptionError(`${what}: a ${m[1]!} PEM block is not valid base64`)
+    out.push({ label: m[1]!, der: Buffer.from(base64, 'base64') })
+  }
+  outside(last, source.length)
   return out
 }
 
@@ -541,8 +568,15 @@ export function loadCrlMaterial (input: CrlInput | readonly CrlInput[] | undefin
     const what = `crls[${index}]`
     let blocks: Array<{ label: string, der: Uint8Array }>
     if (typeof item === 'string') blocks = pemBlocks(item, what)
-    else if (item instanceof Uint8Array) blocks = item[0] === 0x30 ? [{ label: 'X509 CRL', der: new Uint8Array(item) }] : pemBlocks(Buffer.from(item).toString('latin1'), what)
-    else throw new InvalidOptionError(`${what} must be a PEM string, a PEM Buffer or a DER Buffer`)
+    else if (item instanceof Uint8Array) {
+      const ready = prepared.get(item)
+      if (ready !== undefined) {
+        out.crls.push(ready)
+        continue
+      }
+      // DER is copied: the index refers to offsets in these bytes, which the caller could change later.
+      blocks = item[0] === 0x30 ? [{ label: 'X509 CRL', der: new Uint8Array(item) }] : pemBlocks(Buffer.from(item.buffer, item.byteOffset, item.byteLength).toString('latin1'), what)
+    } else throw new InvalidOptionError(`${what} must be a PEM string, a PEM Buffer or a DER Buffer`)
     for (const { label, der } of blocks) {
       try {
         if (label === 'CERTIFICATE') out.certificates.push(parseCertificate(der))
@@ -553,6 +587,24 @@ export function loadCrlMaterial (input: CrlInput | readonly CrlInput[] | undefin
     }
   }
   return out
+}
+
+/** DER CRLs parsed ahead of a reload (prepareCrl), by the very buffer the loader will hand over. */
+const prepared = new WeakMap<Uint8Array, ParsedCrl>()
+
+/**
+ * Parses a DER CRL ahead of a reload, in slices that yield to the event loop (parseCrlAsync), so
+ * that a 50 MB CRL fetched by a trust source does not stall the requests served meanwhile with the
+ * material in force; `loadCrlMaterial` then takes the result for this same buffer instead of copying
+ * and parsing it again. For buffers the caller owns and never changes afterwards (the S3 loader's
+ * decoded objects): the index reads the CRL's entries from these bytes. Throws CrlError.
+ */
+export async function prepareCrl (der: Uint8Array): Promise<ParsedCrl> {
+  const ready = prepared.get(der)
+  if (ready !== undefined) return ready
+  const crl = await parseCrlAsync(der)
+  prepared.set(der, crl)
+  return crl
 }
 
 /** Reads the `crls` option and returns its CRLs (see loadCrlMaterial). */
