@@ -14,6 +14,7 @@
  * `@aws-sdk/client-s3` is an optional peer dependency, imported only here (s3-client.ts).
  */
 import { parseCertificate } from '../x509/parse.js'
+import { prepareCrl } from '../validation/crl.js'
 import { TrustSourceError, InvalidOptionError } from '../errors.js'
 import type { SourcedTrustMaterial, TrustSource, TrustSourceLog } from '../types.js'
 import { createSdkFetcher, S3FetchError, type ObjectFetcher, type S3ConnectionOptions, type S3FaultKind, type S3ObjectRef } from './s3-client.js'
@@ -305,6 +306,19 @@ export async function createS3TrustStore (options: S3TrustStoreOptions): Promise
         return 'unchanged'
       }
       const next = buildMaterial(tracked.map((o) => ({ role: o.role, uri: o.uri, items: fetched.get(o)?.items ?? o.items })), trustIntermediates)
+      // Changed CRLs are parsed here, in slices that yield to the event loop (a CRL of 500,000
+      // entries takes most of a second), while requests keep being served on the material in
+      // force; the followers' reload then takes them parsed (prepareCrl) and only swaps.
+      for (const [object, got] of fetched) {
+        if (object.role !== 'crl') continue
+        for (const der of got.items) {
+          try {
+            await prepareCrl(der)
+          } catch (err) {
+            throw new MaterialError(`${object.uri}: unusable CRL (${(err as Error).message})`)
+          }
+        }
+      }
       const accepted: Array<{ reload (m: SourcedTrustMaterial): void }> = []
       try {
         for (const follower of followers) {
