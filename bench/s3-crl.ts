@@ -3,9 +3,10 @@
  * must load with bounded extra memory). An in-process S3 server (s3rver, 127.0.0.1) holds a CA
  * bundle and one PEM CRL of the target size; each measurement runs in a fresh child process:
  *
- * - `stream`: createS3TrustStore (the SDK, the streaming PEM decoder of src/trust/s3-body.ts),
- *   then createVerifier on its material (the CRL parser of src/validation/crl.ts), each phase's
- *   peak resident memory over the baseline, and what stays after GC;
+ * - `stream`: createS3TrustStore (the SDK, the streaming PEM decoder of src/trust/s3-body.ts, and
+ *   the CRL parser and index of src/validation/revocation/crl.ts, run in slices before the
+ *   hand-over), then createVerifier on its material (which takes the parsed CRL and checks its
+ *   signature), each phase's peak resident memory over the baseline, and what stays after GC;
  * - `naive`: the same object read the obvious way (body collected, one string, armour stripped,
  *   base64-decoded), for comparison.
  *
@@ -41,9 +42,9 @@ export interface S3CrlMemoryResult {
   derBytes: number
   entries: number
   peakMethod: 'VmHWM' | 'sampled'
-  /** createS3TrustStore: fetch and decode (this feature). */
+  /** createS3TrustStore: fetch, decode, and parse and index the CRL. */
   fetchDecode: PhaseMemory
-  /** createVerifier on the material: CRL parsing and indexing (src/validation/crl.ts). */
+  /** createVerifier on the material: the parsed CRL taken as is, its signature checked. */
   verifierLoad: PhaseMemory
   /** The obvious read, for comparison: collect, concatenate, string, base64. */
   naiveFetchDecode: PhaseMemory
