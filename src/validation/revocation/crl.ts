@@ -9,6 +9,7 @@
  * (deltaCRLIndicator, 5.2.4) load, and their scope is applied per certificate (check.ts). Whether a
  * CRL may be used at a given time is a separate question (`crlUsableAt`), answered per request.
  */
+import { randomBytes } from 'node:crypto'
 import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
 import { children, DerError, header, integerHex, oidText, readHeader, readOne, timeAt, timeValue, type Tlv } from '../../x509/der.js'
@@ -89,12 +90,31 @@ function minimalStart (bytes: Uint8Array, start: number, end: number): number {
   return i
 }
 
-/** FNV-1a over a serial's minimal form, mixed with the issuer's id. */
+/**
+ * Random tables for tabulation hashing (one table of 256 words per byte position, 32 positions),
+ * drawn per process. CRL entries are indexed before the CRL's signature is checked, so serials may
+ * be chosen by whoever can write the CRL object: with secret random tables they cannot be chosen to
+ * collide (the table would degrade to a list and the load to quadratic time), as V8's seeded string
+ * hashing protected the Map this index replaces.
+ */
+const TABLES = new Int32Array(randomBytes(32 * 256 * 4).buffer)
+
+/** Tabulation hash of a serial's minimal form, mixed with the issuer's id. */
 function serialHash (bytes: Uint8Array, start: number, end: number, issuer: number): number {
-  let h = 0x811c9dc5 ^ issuer
-  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193)
+  let h = Math.imul(issuer + 1, 0x9e3779b1) ^ (end - start)
+  for (let i = start; i < end; i++) {
+    const position = i - start
+    const word = TABLES[((position & 31) << 8) | bytes[i]!]!
+    // Past 32 octets (longer than RFC 5280 4.1.2.2 allows), the tables repeat rotated.
+    const turn = (position >>> 5) & 31
+    h ^= turn === 0 ? word : (word << turn) | (word >>> (32 - turn))
+  }
+  // murmur3's finaliser: a bijection, so it adds no collisions; it spreads the bits the mask keeps.
   h ^= h >>> 16
-  return Math.imul(h, 0x85ebca6b) >>> 0
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  return (h ^ (h >>> 16)) >>> 0
 }
 
 const NO_REASON = 0xff
