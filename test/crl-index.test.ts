@@ -12,6 +12,8 @@ import { nameKey, parseNameDer } from '../src/x509/names.js'
 import { readOne } from '../src/x509/der.js'
 import { createCrl, createTestPki, encodeName, type RevokedEntry, type TestPki } from '../src/testing/index.js'
 import { fuzzParameters } from './helpers/hostile.js'
+import { checkSignature, preverifySignature, publicKeyOf } from '../src/validation/signature.js'
+import { parseCertificate } from '../src/x509/parse.js'
 
 let p: TestPki
 before(async () => {
@@ -173,4 +175,29 @@ test('PEM: CRLF lines, Unicode whitespace in a body, text between blocks, a body
   assert.throws(() => loadCrlMaterial(`${pem}stray text\n${pem}`), /outside "X509 CRL"/)
   assert.throws(() => loadCrlMaterial(pem.replace(/\n(?=[A-Za-z0-9+/])/, '\nA')), /not valid base64/)
   assert.throws(() => loadCrlMaterial(Buffer.from(pem.replace(/\n(?=[A-Za-z0-9+/])/, '\nA'))), /not valid base64/)
+})
+
+test('preverifySignature (streamed in slices) records what checkSignature would answer, key by key', async () => {
+  const policy = { minRsaKeyBits: 2048, allowSha1: false }
+  const issuer = { certificate: p.intermediate, key: p.intermediate.key }
+  const right = publicKeyOf(parseCertificate(p.intermediate.der), policy)
+  const wrong = publicKeyOf(parseCertificate(p.root.der), policy)
+  if ('reason' in right || 'reason' in wrong) throw new Error('test keys refused')
+  // Over 4 MiB of entries: the signed part is hashed in more than one slice.
+  const revoked = Array.from({ length: 200_000 }, (_, i) => ({ serialNumber: BigInt(0x1000000 + i) }))
+  const good = parseCrl((await createCrl({ issuer, revoked })).der)
+  assert.ok(good.tbs.length > 4 * 1024 * 1024)
+  const forged = parseCrl((await createCrl({ issuer, corruptSignature: true })).der)
+  // Fresh objects checked synchronously: the reference answers.
+  const expected = [
+    checkSignature(parseCrl(good.der.slice()), right, policy),
+    checkSignature(parseCrl(good.der.slice()), wrong, policy),
+    checkSignature(parseCrl(forged.der.slice()), right, policy)
+  ]
+  assert.deepEqual(expected.map((e) => e?.reason ?? null), [null, 'bad-signature', 'bad-signature'])
+  // The wrong key first: its failure must not stick to the right key, nor the reverse.
+  await preverifySignature(good, wrong)
+  await preverifySignature(good, right)
+  await preverifySignature(forged, right)
+  assert.deepEqual([checkSignature(good, right, policy), checkSignature(good, wrong, policy), checkSignature(forged, right, policy)], expected)
 })
