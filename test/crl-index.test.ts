@@ -201,3 +201,33 @@ test('preverifySignature (streamed in slices) records what checkSignature would 
   await preverifySignature(forged, right)
   assert.deepEqual([checkSignature(good, right, policy), checkSignature(good, wrong, policy), checkSignature(forged, right, policy)], expected)
 })
+
+test('property: on hostile bytes parseCrlAsync fails or succeeds exactly as parseCrl does', async () => {
+  const { der } = await createCrl({
+    issuer: { certificate: p.intermediate, key: p.intermediate.key },
+    revoked: [{ serialNumber: 5n, reason: 1, certificateIssuer: OTHERS[0] }, { serialNumber: -3n }, { serialNumber: 7n, reason: 6 }],
+    issuingDistributionPoint: { indirectCRL: true },
+    deltaBase: 1,
+    crlNumber: 2
+  })
+  const outcome = (f: () => ParsedCrl): string => {
+    try {
+      return `ok ${f().entries.size}`
+    } catch (err) {
+      assert.ok(err instanceof CrlError, String(err))
+      return err.message
+    }
+  }
+  await fc.assert(fc.asyncProperty(fc.array(fc.tuple(fc.nat(der.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 3 }), async (changes) => {
+    const bytes = der.slice()
+    for (const [at, byte] of changes) bytes[at] = byte
+    let async: string
+    try {
+      async = `ok ${(await parseCrlAsync(bytes)).entries.size}`
+    } catch (err) {
+      assert.ok(err instanceof CrlError, String(err))
+      async = err.message
+    }
+    assert.equal(async, outcome(() => parseCrl(bytes)))
+  }), fuzzParameters(300))
+})
