@@ -4,8 +4,9 @@
  * CRLs are configuration: they are parsed and checked once, when loaded, and every structural
  * problem throws there. Revoked entries are indexed per CRL by (certificate issuer, serial) in a
  * compact hash table over the CRL's own DER (CrlIndex), so a check costs O(1) whatever the CRL's
- * size and a CRL of 500,000 entries costs a fraction of its DER size on top of it; indirect CRLs (certificateIssuer entries,
- * RFC 5280 5.3.3), partitioned CRLs (issuingDistributionPoint, 5.2.5) and delta CRLs
+ * size, and 500,000 entries cost about a third of their DER size on top of it (issue 16: ALB allows
+ * CRL files of 50 MB); parseCrlAsync reads them in slices that leave the event loop free. Indirect
+ * CRLs (certificateIssuer entries, RFC 5280 5.3.3), partitioned CRLs (issuingDistributionPoint, 5.2.5) and delta CRLs
  * (deltaCRLIndicator, 5.2.4) load, and their scope is applied per certificate (check.ts). Whether a
  * CRL may be used at a given time is a separate question (`crlUsableAt`), answered per request.
  */
