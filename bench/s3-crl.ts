@@ -4,9 +4,9 @@
  * bundle and one PEM CRL of the target size; each measurement runs in a fresh child process:
  *
  * - `stream`: createS3TrustStore (the SDK, the streaming PEM decoder of src/trust/s3-body.ts, and
- *   the CRL parser and index of src/validation/revocation/crl.ts, run in slices before the
- *   hand-over), then createVerifier on its material (which takes the parsed CRL and checks its
- *   signature), each phase's peak resident memory over the baseline, and what stays after GC;
+ *   the CRL parser and index of src/validation/revocation/crl.ts and the CRL's signature hash,
+ *   run in slices before the hand-over), then createVerifier on its material (which takes the
+ *   parsed CRL and the recorded signature outcome), each phase's peak resident memory over the baseline, and what stays after GC;
  * - `naive`: the same object read the obvious way (body collected, one string, armour stripped,
  *   base64-decoded), for comparison.
  *
@@ -42,9 +42,9 @@ export interface S3CrlMemoryResult {
   derBytes: number
   entries: number
   peakMethod: 'VmHWM' | 'sampled'
-  /** createS3TrustStore: fetch, decode, and parse and index the CRL. */
+  /** createS3TrustStore: fetch, decode, parse and index the CRL, hash its signature. */
   fetchDecode: PhaseMemory
-  /** createVerifier on the material: the parsed CRL taken as is, its signature checked. */
+  /** createVerifier on the material: the parsed CRL and its recorded signature outcome taken as they are. */
   verifierLoad: PhaseMemory
   /** The obvious read, for comparison: collect, concatenate, string, base64. */
   naiveFetchDecode: PhaseMemory
