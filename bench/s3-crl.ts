@@ -3,9 +3,10 @@
  * must load with bounded extra memory). An in-process S3 server (s3rver, 127.0.0.1) holds a CA
  * bundle and one PEM CRL of the target size; each measurement runs in a fresh child process:
  *
- * - `stream`: createS3TrustStore (the SDK, the streaming PEM decoder of src/trust/s3-body.ts),
- *   then createVerifier on its material (the CRL parser of src/validation/crl.ts), each phase's
- *   peak resident memory over the baseline, and what stays after GC;
+ * - `stream`: createS3TrustStore (the SDK, the streaming PEM decoder of src/trust/s3-body.ts, and
+ *   the CRL parser and index of src/validation/revocation/crl.ts and the CRL's signature hash,
+ *   run in slices before the hand-over), then createVerifier on its material (which takes the
+ *   parsed CRL and the recorded signature outcome), each phase's peak resident memory over the baseline, and what stays after GC;
  * - `naive`: the same object read the obvious way (body collected, one string, armour stripped,
  *   base64-decoded), for comparison.
  *
@@ -41,9 +42,9 @@ export interface S3CrlMemoryResult {
   derBytes: number
   entries: number
   peakMethod: 'VmHWM' | 'sampled'
-  /** createS3TrustStore: fetch and decode (this feature). */
+  /** createS3TrustStore: fetch, decode, parse and index the CRL, hash its signature. */
   fetchDecode: PhaseMemory
-  /** createVerifier on the material: CRL parsing and indexing (src/validation/crl.ts). */
+  /** createVerifier on the material: the parsed CRL and its recorded signature outcome taken as they are. */
   verifierLoad: PhaseMemory
   /** The obvious read, for comparison: collect, concatenate, string, base64. */
   naiveFetchDecode: PhaseMemory
@@ -102,7 +103,7 @@ function pem (der: Uint8Array): string {
 }
 
 /** Peak-RSS meter: the kernel's high-water mark when it can be reset, else sampling. */
-function meter (): { method: 'VmHWM' | 'sampled', reset (): void, peak (): number, stop (): void } {
+export function meter (): { method: 'VmHWM' | 'sampled', reset (): void, peak (): number, stop (): void } {
   const hwm = (): number | null => {
     try {
       const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'))

@@ -2,7 +2,7 @@
  * signature: public keys and signature checks with node:crypto (native OpenSSL: several times faster
  * than WebCrypto through pkijs, and synchronous). pkijs/asn1js only supply the bytes.
  */
-import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto'
+import { constants, createPublicKey, createVerify, verify, type KeyObject } from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import * as pkijs from 'pkijs'
 import { children, readOne } from '../x509/der.js'
@@ -268,8 +268,10 @@ const verified = new WeakMap<object, Map<string, boolean>>()
 /** What a signature check needs of a signed object (a certificate or a CRL). */
 export type SignedData = Pick<ParsedCertificate, 'signatureAlgorithm' | 'signatureParams' | 'tbs' | 'signature'>
 
-/** Checks that `issuerKey` signed `cert` (or a CRL), under the algorithm policy. Returns null when it did. */
-export function checkSignature (cert: SignedData, issuerKey: KeyObject, policy: AlgorithmPolicy): SignatureProblem | null {
+/** How to verify one signature: node:crypto's arguments and the key of its recorded outcome. */
+interface Plan { hash: string | null, keyInput: KeyObject | { key: KeyObject, padding: number, saltLength: number }, id: string }
+
+function plan (cert: SignedData, issuerKey: KeyObject, policy: AlgorithmPolicy): Plan | SignatureProblem {
   const scheme = SCHEMES[cert.signatureAlgorithm]
   if (scheme === undefined) return { reason: 'weak-algorithm', message: `unsupported signature algorithm ${cert.signatureAlgorithm}` }
   if (scheme.kind === 'weak' || (scheme.hash === 'sha1' && !policy.allowSha1)) {
@@ -289,22 +291,61 @@ export function checkSignature (cert: SignedData, issuerKey: KeyObject, policy: 
     (scheme.kind === 'eddsa' && keyType !== 'ed25519' && keyType !== 'ed448')) {
     return { reason: 'bad-signature', message: `${cert.signatureAlgorithm} signature from a ${keyType ?? 'unknown'} key` }
   }
+  return { hash, keyInput, id: `${keyIdentity(issuerKey)}\n${hash ?? ''}\n${scheme.kind}` }
+}
+
+function record (cert: SignedData, id: string, good: boolean): void {
+  let byKey = verified.get(cert)
+  if (byKey === undefined) verified.set(cert, byKey = new Map())
+  byKey.set(id, good)
+}
+
+/** Checks that `issuerKey` signed `cert` (or a CRL), under the algorithm policy. Returns null when it did. */
+export function checkSignature (cert: SignedData, issuerKey: KeyObject, policy: AlgorithmPolicy): SignatureProblem | null {
+  const how = plan(cert, issuerKey, policy)
+  if ('reason' in how) return how
   // The algorithm policy above is applied on every call; the verification itself is a pure
   // function of the key and the signed object's bytes, so its outcome is kept with the parsed object
   // (a cached intermediate is verified by its CA once, not on every new leaf under it).
-  let byKey = verified.get(cert)
-  const id = `${keyIdentity(issuerKey)}\n${hash ?? ''}\n${scheme.kind}`
-  let good = byKey?.get(id)
+  let good = verified.get(cert)?.get(how.id)
   if (good === undefined) {
     try {
-      good = verify(hash, cert.tbs, keyInput, cert.signature)
+      good = verify(how.hash, cert.tbs, how.keyInput, cert.signature)
     } catch {
       good = false
     }
-    if (byKey === undefined) verified.set(cert, byKey = new Map())
-    byKey.set(id, good)
+    record(cert, how.id, good)
   }
   return good ? null : { reason: 'bad-signature', message: 'signature does not verify with the issuer key' }
+}
+
+/** Bytes hashed between two turns of the event loop by preverifySignature (a few ms of SHA-256). */
+const HASH_SLICE = 4 * 1024 * 1024
+
+/**
+ * The verification checkSignature would run, fed to node:crypto's streaming Verify in slices that
+ * give the event loop a turn between them, and recorded with the signed object, so that the
+ * checkSignature that follows answers from the record: for a large CRL about to be loaded by a
+ * trust source (hashing 50 MB holds the loop ~30 ms). Nothing is decided here: checkSignature still
+ * applies the algorithm policy first. (node:crypto's callback form of verify copies the data on the
+ * main thread, slower than verifying it there.) EdDSA, which cannot stream, is left to checkSignature.
+ */
+export async function preverifySignature (cert: SignedData, issuerKey: KeyObject): Promise<void> {
+  // Most permissive policy: the record is keyed by key, hash and scheme, never by policy.
+  const how = plan(cert, issuerKey, { minRsaKeyBits: 0, allowSha1: true })
+  if ('reason' in how || how.hash === null || verified.get(cert)?.has(how.id) === true) return
+  let good: boolean
+  try {
+    const verifier = createVerify(how.hash)
+    for (let at = 0; at < cert.tbs.length; at += HASH_SLICE) {
+      if (at > 0) await new Promise((resolve) => setImmediate(resolve))
+      verifier.update(cert.tbs.subarray(at, at + HASH_SLICE))
+    }
+    good = verifier.verify(how.keyInput, cert.signature)
+  } catch {
+    good = false
+  }
+  record(cert, how.id, good)
 }
 
 function pssParameters (params: unknown): { hash: string, saltLength: number } | null {

@@ -94,28 +94,82 @@ export function oidText (value: Uint8Array): string {
 
 /** UTCTime or GeneralizedTime (DER forms: `Z`, seconds present) -> epoch milliseconds. */
 export function timeValue (tlv: Tlv): number {
-  const text = Buffer.from(tlv.value).toString('latin1')
-  let m: RegExpExecArray | null
+  return timeAt(tlv.value, tlv.tag, 0, tlv.value.length)
+}
+
+function digits (bytes: Uint8Array, at: number, count: number): number {
+  let n = 0
+  for (let i = at; i < at + count; i++) {
+    const d = bytes[i]! - 0x30
+    if (d < 0 || d > 9) return -1
+    n = n * 10 + d
+  }
+  return n
+}
+
+/**
+ * timeValue on the contents `bytes[start, end)` of a TLV with identifier `tag`, without allocating
+ * (CRLs hold one revocationDate per entry, RFC 5280 5.1.2.6). UTCTime: YYMMDDHHMMSSZ, years 50-99
+ * are 19xx (RFC 5280 4.1.2.5.1); GeneralizedTime: YYYYMMDDHHMMSSZ (4.1.2.5.2).
+ */
+export function timeAt (bytes: Uint8Array, tag: number, start: number, end: number): number {
   let year: number
-  if (tlv.tag === 0x17) {
-    m = /^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
-    if (m === null) throw new DerError('bad UTCTime')
-    year = Number(m[1])
+  let at: number
+  if (tag === 0x17) {
+    if (end - start !== 13 || bytes[end - 1] !== 0x5a) throw new DerError('bad UTCTime')
+    year = digits(bytes, start, 2)
+    if (year < 0) throw new DerError('bad UTCTime')
     year += year < 50 ? 2000 : 1900
-  } else if (tlv.tag === 0x18) {
-    m = /^(\d{4})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})Z$/.exec(text)
-    if (m === null) throw new DerError('bad GeneralizedTime')
-    year = Number(m[1])
+    at = start + 2
+  } else if (tag === 0x18) {
+    if (end - start !== 15 || bytes[end - 1] !== 0x5a) throw new DerError('bad GeneralizedTime')
+    year = digits(bytes, start, 4)
+    if (year < 0) throw new DerError('bad GeneralizedTime')
+    at = start + 4
   } else {
     throw new DerError('not a time')
   }
-  const [month, day, hour, minute, second] = [m[2], m[3], m[4], m[5], m[6]].map(Number) as [number, number, number, number, number]
+  const month = digits(bytes, at, 2)
+  const day = digits(bytes, at + 2, 2)
+  const hour = digits(bytes, at + 4, 2)
+  const minute = digits(bytes, at + 6, 2)
+  const second = digits(bytes, at + 8, 2)
+  if (month < 0 || day < 0 || hour < 0 || minute < 0 || second < 0) throw new DerError(tag === 0x17 ? 'bad UTCTime' : 'bad GeneralizedTime')
   const ms = Date.UTC(year, month - 1, day, hour, minute, second)
   const check = new Date(ms)
   if (check.getUTCMonth() !== month - 1 || check.getUTCDate() !== day || hour > 23 || minute > 59 || second > 59) {
     throw new DerError('impossible date')
   }
   return ms
+}
+
+/**
+ * The header of the TLV at `offset`, which must end by `limit`, read without allocating: the
+ * result is left in `header` (tag, contents start, end) until the next call; the tag is returned.
+ * Same rules as readTlv.
+ */
+export const header = { tag: 0, start: 0, end: 0 }
+export function readHeader (bytes: Uint8Array, offset: number, limit: number): number {
+  if (offset + 2 > limit) throw new DerError('truncated TLV')
+  const tag = bytes[offset]!
+  if ((tag & 0x1f) === 0x1f) throw new DerError('high tag numbers are not used here')
+  let length = bytes[offset + 1]!
+  let start = offset + 2
+  if (length & 0x80) {
+    const count = length & 0x7f
+    if (count === 0 || count > 4) throw new DerError('indefinite or oversized length')
+    if (start + count > limit) throw new DerError('truncated length')
+    length = 0
+    for (let i = 0; i < count; i++) length = length * 256 + bytes[start + i]!
+    if (length < 0x80 || (count > 1 && bytes[start] === 0)) throw new DerError('non-minimal length')
+    start += count
+  }
+  const end = start + length
+  if (end > limit) throw new DerError('truncated value')
+  header.tag = tag
+  header.start = start
+  header.end = end
+  return tag
 }
 
 /** Lowercase hex of an INTEGER's contents with leading zero octets removed ("0" for zero). */

@@ -6,7 +6,8 @@
 import { before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { createS3TrustStore, parseS3Uri, pollDelay, type GetResult, type ObjectFetcher, type S3ObjectRef } from '../../src/trust/s3.js'
-import { createTestPki, type TestPki } from '../../src/testing/index.js'
+import { createCrl, createTestPki, type TestPki } from '../../src/testing/index.js'
+import { loadCrlMaterial } from '../../src/validation/crl.js'
 import type { SourcedTrustMaterial } from '../../src/types.js'
 
 let pki: TestPki
@@ -117,6 +118,37 @@ test('a store without ETags: the same bytes again are no change (no reload, the 
   objects.set('ca.pem', { body: (await createTestPki({ freshKeys: true })).root.der, etag: undefined as unknown as string })
   assert.equal(await store.refresh(), 'reloaded')
   assert.equal(reloads, 1)
+  store.close()
+})
+
+test('CRLs are parsed before the hand-over (in slices, off the reload), and a bad one keeps the last good material', async () => {
+  const issuer = { certificate: pki.intermediate, key: pki.intermediate.key }
+  const first = await createCrl({ issuer, crlNumber: 1 })
+  const objects = new Map([['ca.pem', { body: pki.root.der, etag: '"1"' }], ['a.crl', { body: first.der, etag: '"1"' }]])
+  const store = await createS3TrustStore({ caBundle: 's3://bucket-a/ca.pem', crls: ['s3://bucket-a/a.crl'], fetcher: memoryFetcher(objects), poll: false })
+  const parsedInReload: boolean[] = []
+  store.follow({
+    reload: (m) => {
+      // Parsed already: loading the same buffers twice gives the very same CRL objects.
+      const crls = m.crls!
+      const [once, again] = [loadCrlMaterial(crls).crls[0], loadCrlMaterial(crls).crls[0]]
+      parsedInReload.push(once !== undefined && once === again)
+    }
+  })
+  const second = await createCrl({ issuer, crlNumber: 2, revoked: [{ serialNumber: pki.leaf.serialNumber, reason: 1 }] })
+  objects.set('a.crl', { body: second.der, etag: '"2"' })
+  assert.equal(await store.refresh(), 'reloaded')
+  assert.deepEqual(parsedInReload, [true])
+  // A CRL with an entry the parser refuses (reasonCode 7 is unused): refused before any follower sees it.
+  const bad = Buffer.from(second.der)
+  const marker = Buffer.from('0603551d1504030a01', 'hex')
+  bad[bad.indexOf(marker) + marker.length] = 7
+  objects.set('a.crl', { body: bad, etag: '"3"' })
+  assert.equal(await store.refresh(), 'failed')
+  assert.deepEqual(parsedInReload, [true])
+  assert.equal(store.stats().lastFault?.kind, 'invalid-material')
+  assert.match(store.stats().lastFault!.message, /s3:\/\/bucket-a\/a\.crl: unusable CRL/)
+  assert.ok(Buffer.from(store.current().crls[0]!).equals(Buffer.from(second.der)))
   store.close()
 })
 

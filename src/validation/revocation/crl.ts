@@ -2,15 +2,18 @@
  * crl: certificate revocation lists (RFC 5280 section 5) given as options.
  *
  * CRLs are configuration: they are parsed and checked once, when loaded, and every structural
- * problem throws there. Revoked entries are indexed per CRL in a Map keyed by (certificate issuer,
- * serial), so a check costs O(1) whatever the CRL's size; indirect CRLs (certificateIssuer entries,
- * RFC 5280 5.3.3), partitioned CRLs (issuingDistributionPoint, 5.2.5) and delta CRLs
+ * problem throws there. Revoked entries are indexed per CRL by (certificate issuer, serial) in a
+ * compact hash table over the CRL's own DER (CrlIndex), so a check costs O(1) whatever the CRL's
+ * size, and 500,000 entries cost about a third of their DER size on top of it (issue 16: ALB allows
+ * CRL files of 50 MB); parseCrlAsync reads them in slices that leave the event loop free. Indirect
+ * CRLs (certificateIssuer entries, RFC 5280 5.3.3), partitioned CRLs (issuingDistributionPoint, 5.2.5) and delta CRLs
  * (deltaCRLIndicator, 5.2.4) load, and their scope is applied per certificate (check.ts). Whether a
  * CRL may be used at a given time is a separate question (`crlUsableAt`), answered per request.
  */
+import { randomBytes } from 'node:crypto'
 import * as asn1js from 'asn1js'
 import * as pkijs from 'pkijs'
-import { children, DerError, integerHex, oidText, readOne, timeValue, type Tlv } from '../../x509/der.js'
+import { children, DerError, header, integerHex, oidText, readHeader, readOne, timeAt, timeValue, type Tlv } from '../../x509/der.js'
 import { sameBytes } from '../checks.js'
 import { nameKey, parseName, type Rdns } from '../../x509/names.js'
 import { directoryName } from '../../x509/general-names.js'
@@ -70,17 +73,126 @@ export function serialKey (bytes: Uint8Array): string {
   return hex === '' ? '00' : hex
 }
 
-/**
- * Key of `entries`: the serial's key alone for the CRL issuer's own certificates (the usual case:
- * no per-entry issuer string kept), serial and issuer nameKey for indirect entries.
- */
-function entryKey (crlIssuerKey: string, issuerKey: string, serial: Uint8Array): string {
-  return issuerKey === crlIssuerKey ? serialKey(serial) : `${serialKey(serial)}\u0000${issuerKey}`
-}
-
 /** The CRL's entry about the certificate with this issuer (nameKey) and serial (content octets), if any. */
 export function findEntry (crl: ParsedCrl, issuerKey: string, serial: Uint8Array): CrlEntry | undefined {
-  return crl.entries.get(entryKey(crl.issuerKey, issuerKey, serial))
+  return (crl.entries as CrlIndex).find(issuerKey, serial)
+}
+
+/** Revoked entries of one CRL (read them with `findEntry`). */
+export interface CrlEntries {
+  /** Number of (certificate issuer, serial) pairs listed; a pair listed twice counts once (the later entry wins). */
+  readonly size: number
+}
+
+/** Start of a serial's minimal two's-complement form within `bytes[start, end)` (see serialKey). */
+function minimalStart (bytes: Uint8Array, start: number, end: number): number {
+  let i = start
+  while (i < end - 1 && ((bytes[i] === 0 && bytes[i + 1]! < 0x80) || (bytes[i] === 0xff && bytes[i + 1]! >= 0x80))) i++
+  return i
+}
+
+/**
+ * Random tables for tabulation hashing (one table of 256 words per byte position, 32 positions),
+ * drawn per process. CRL entries are indexed before the CRL's signature is checked, so serials may
+ * be chosen by whoever can write the CRL object: with secret random tables they cannot be chosen to
+ * collide (the table would degrade to a list and the load to quadratic time), as V8's seeded string
+ * hashing protected the Map this index replaces.
+ */
+const TABLES = new Int32Array(randomBytes(32 * 256 * 4).buffer)
+
+/** Tabulation hash of a serial's minimal form, mixed with the issuer's id. */
+function serialHash (bytes: Uint8Array, start: number, end: number, issuer: number): number {
+  let h = Math.imul(issuer + 1, 0x9e3779b1) ^ (end - start)
+  for (let i = start; i < end; i++) {
+    const position = i - start
+    const word = TABLES[((position & 31) << 8) | bytes[i]!]!
+    // Past 32 octets (longer than RFC 5280 4.1.2.2 allows), the tables repeat rotated.
+    const turn = (position >>> 5) & 31
+    h ^= turn === 0 ? word : (word << turn) | (word >>> (32 - turn))
+  }
+  // murmur3's finaliser: a bijection, so it adds no collisions; it spreads the bits the mask keeps.
+  h ^= h >>> 16
+  h = Math.imul(h, 0x85ebca6b)
+  h ^= h >>> 13
+  h = Math.imul(h, 0xc2b2ae35)
+  return (h ^ (h >>> 16)) >>> 0
+}
+
+const NO_REASON = 0xff
+
+/**
+ * The entries of one CRL without an object per entry: the CRL's DER is kept once, each entry is
+ * the [start, end) of its serial's minimal form in that DER (RFC 5280 4.1.2.2: serials compare as
+ * signed INTEGERs, so `00 ff` and `ff` differ) and a reason byte; (issuer, serial) pairs sit in an
+ * open-addressing table of entry numbers. Issuers are numbered: 0 is the CRL issuer; indirect CRLs
+ * (RFC 5280 5.3.3) add the certificateIssuer names, and only they keep an issuer per slot.
+ */
+class CrlIndex implements CrlEntries {
+  size = 0
+  private readonly mask: number
+  private readonly slots: Int32Array
+  private readonly slotIssuer: Int32Array | null
+
+  constructor (
+    private readonly der: Uint8Array,
+    /** [start, end) of each entry's serial (minimal form) in `der`. */
+    private readonly serials: Uint32Array,
+    /** CRLReason of each entry, NO_REASON when absent. */
+    private readonly reasons: Uint8Array,
+    private readonly issuerIds: ReadonlyMap<string, number>,
+    private readonly issuerKeys: readonly string[],
+    pairs: number
+  ) {
+    let capacity = 8
+    while (capacity < pairs * 2) capacity *= 2
+    this.mask = capacity - 1
+    this.slots = new Int32Array(capacity)
+    this.slotIssuer = issuerKeys.length > 1 ? new Int32Array(capacity) : null
+  }
+
+  /** Indexes entry `entry` under issuer `issuer`; a pair already there takes the later entry. */
+  insert (entry: number, issuer: number): void {
+    const start = this.serials[2 * entry]!
+    const end = this.serials[2 * entry + 1]!
+    let at = serialHash(this.der, start, end, issuer) & this.mask
+    for (;;) {
+      const held = this.slots[at]!
+      if (held === 0) {
+        this.slots[at] = entry + 1
+        if (this.slotIssuer !== null) this.slotIssuer[at] = issuer
+        this.size++
+        return
+      }
+      if ((this.slotIssuer === null || this.slotIssuer[at] === issuer) && this.sameSerial(held - 1, this.der, start, end)) {
+        this.slots[at] = entry + 1
+        return
+      }
+      at = (at + 1) & this.mask
+    }
+  }
+
+  find (issuerKey: string, serial: Uint8Array): CrlEntry | undefined {
+    const issuer = this.issuerIds.get(issuerKey)
+    if (issuer === undefined) return undefined
+    const start = minimalStart(serial, 0, serial.length)
+    let at = serialHash(serial, start, serial.length, issuer) & this.mask
+    for (;;) {
+      const held = this.slots[at]!
+      if (held === 0) return undefined
+      if ((this.slotIssuer === null || this.slotIssuer[at] === issuer) && this.sameSerial(held - 1, serial, start, serial.length)) {
+        const reason = this.reasons[held - 1]!
+        return Object.freeze({ reason: reason === NO_REASON ? null : reason, issuerKey: this.issuerKeys[issuer]! })
+      }
+      at = (at + 1) & this.mask
+    }
+  }
+
+  private sameSerial (entry: number, bytes: Uint8Array, start: number, end: number): boolean {
+    const from = this.serials[2 * entry]!
+    if (this.serials[2 * entry + 1]! - from !== end - start) return false
+    for (let i = 0; i < end - start; i++) if (this.der[from + i] !== bytes[start + i]) return false
+    return true
+  }
 }
 
 export interface ParsedCrl {
@@ -94,7 +206,7 @@ export interface ParsedCrl {
   readonly crlNumberValue: bigint
   readonly authorityKeyIdentifier: Uint8Array | null
   /** Entries (read them with `findEntry`); size is the number of (issuer, serial) pairs listed. */
-  readonly entries: ReadonlyMap<string, CrlEntry>
+  readonly entries: CrlEntries
   /** issuingDistributionPoint (RFC 5280 5.2.5), null when absent. */
   readonly idp: IssuingDistributionPoint | null
   /** BaseCRLNumber of a delta CRL (RFC 5280 5.2.4); null for a complete CRL. */
@@ -138,17 +250,67 @@ function algorithm (tlv: Tlv): { id: string, params: unknown } {
   return { id: alg.algorithmId, params: alg.algorithmParams }
 }
 
+/** Entries parsed (and then indexed) between two yields of the incremental parser. */
+const SLICE = 1024
+/** parseCrlAsync gives the event loop a turn once it has run this long, ms. */
+const TURN_MS = 8
+
 /** Parses one DER CRL and applies the structural rules. Throws CrlError with the reason. */
 export function parseCrl (der: Uint8Array): ParsedCrl {
+  const steps = parseSteps(der)
+  for (;;) {
+    const step = steps.next()
+    if (step.done === true) return step.value
+  }
+}
+
+/**
+ * parseCrl in slices of entries, yielding to the event loop (setImmediate) between them, so that a
+ * CRL of 500,000 entries does not hold up the requests being served meanwhile. Same result.
+ */
+export async function parseCrlAsync (der: Uint8Array): Promise<ParsedCrl> {
+  const steps = parseSteps(der)
+  let since = performance.now()
+  for (;;) {
+    const step = steps.next()
+    if (step.done === true) return step.value
+    if (performance.now() - since >= TURN_MS) {
+      await new Promise((resolve) => setImmediate(resolve))
+      since = performance.now()
+    }
+  }
+}
+
+function * parseSteps (der: Uint8Array): Generator<void, ParsedCrl> {
   try {
-    return parseCrlUnchecked(der)
+    return yield * parseCrlUnchecked(der)
   } catch (err) {
     if (err instanceof CrlError) throw err
     throw new CrlError(err instanceof DerError ? `malformed DER: ${err.message}` : (err as Error).message)
   }
 }
 
-function parseCrlUnchecked (der: Uint8Array): ParsedCrl {
+/** DER of the entry extension OIDs recognised (RFC 5280 5.3), compared as bytes. */
+const ENTRY_OID_DER = {
+  reasonCode: [0x55, 0x1d, 0x15],
+  invalidityDate: [0x55, 0x1d, 0x18],
+  certificateIssuer: [0x55, 0x1d, 0x1d],
+  holdInstruction: [0x55, 0x1d, 0x17]
+} as const
+
+function oidIs (bytes: Uint8Array, start: number, end: number, oid: readonly number[]): boolean {
+  if (end - start !== oid.length) return false
+  for (let i = 0; i < oid.length; i++) if (bytes[start + i] !== oid[i]) return false
+  return true
+}
+
+function sameRange (bytes: Uint8Array, aStart: number, aEnd: number, bStart: number, bEnd: number): boolean {
+  if (aEnd - aStart !== bEnd - bStart) return false
+  for (let i = 0; i < aEnd - aStart; i++) if (bytes[aStart + i] !== bytes[bStart + i]) return false
+  return true
+}
+
+function * parseCrlUnchecked (der: Uint8Array): Generator<void, ParsedCrl> {
   const outer = readOne(der)
   const [tbs, sigAlg, sig, ...extra] = outer.tag === 0x30 ? children(outer.value) : []
   if (tbs?.tag !== 0x30 || sigAlg?.tag !== 0x30 || sig?.tag !== 0x03 || extra.length > 0) throw new CrlError('not a CertificateList')
@@ -168,19 +330,8 @@ function parseCrlUnchecked (der: Uint8Array): ParsedCrl {
   const thisUpdate = timeValue(thisUpdateTlv)
   let nextUpdate: number | null = null
   if (fields[i]?.tag === 0x17 || fields[i]?.tag === 0x18) nextUpdate = timeValue(fields[i++]!)
-  const rawEntries: Array<{ serial: Uint8Array, exts: Extension[] }> = []
-  if (fields[i]?.tag === 0x30) {
-    for (const entry of children(fields[i++]!.value)) {
-      const [serial, date, entryExts, ...rest] = entry.tag === 0x30 ? children(entry.value) : []
-      if (serial?.tag !== 0x02 || serial.value.length === 0 || date === undefined || rest.length > 0) throw new CrlError('bad revoked certificate entry')
-      timeValue(date)
-      const exts = entryExts === undefined ? [] : readExtensions(entryExts)
-      for (const ext of exts) {
-        if (ext.critical && !ENTRY_EXTENSIONS.has(ext.oid)) throw new CrlError(`unsupported critical CRL entry extension ${ext.oid}`)
-      }
-      rawEntries.push({ serial: serial.value, exts })
-    }
-  }
+  // revokedCertificates (RFC 5280 5.1.2.6): walked below, once the CRL's extensions are known.
+  const list = fields[i]?.tag === 0x30 ? fields[i++]! : null
   let extensions: Extension[] = []
   if (fields[i]?.tag === 0xa0) extensions = readExtensions(readOne(fields[i++]!.value))
   if (i !== fields.length) throw new CrlError('unexpected field in TBSCertList')
@@ -236,36 +387,134 @@ function parseCrlUnchecked (der: Uint8Array): ParsedCrl {
       throw new CrlError(`bad issuingDistributionPoint: ${(err as Error).message}`)
     }
   }
-  // Entries: certificateIssuer (RFC 5280 5.3.3) names the issuer of this entry and the ones after it.
-  const entries = new Map<string, CrlEntry>()
-  // Entries share their (reason, issuer) objects: a 100k-entry CRL holds a handful of them.
-  const shared = new Map<string, CrlEntry>()
-  let entryIssuers: string[] = [issuerKey]
-  for (const { serial, exts } of rawEntries) {
-    let reason: number | null = null
-    for (const ext of exts) {
-      if (ext.oid === CRL_OID.reasonCode) {
-        const code = readOne(ext.value)
-        if (code.tag !== 0x0a || code.value.length !== 1 || REASON_NAMES[code.value[0]!] === undefined) throw new CrlError('bad reasonCode')
-        reason = code.value[0]!
-      } else if (ext.oid === CRL_OID.certificateIssuer) {
-        if (idp?.indirectCRL !== true) throw new CrlError('certificateIssuer entry in a CRL that is not indirect')
-        const names = readOne(ext.value)
-        if (names.tag !== 0x30) throw new CrlError('bad certificateIssuer')
-        // Only directoryNames can name a certificate issuer; other forms match no certificate.
-        entryIssuers = children(names.value).filter((t) => t.tag === 0xa4).map((t) => nameKey(directoryName(t)))
+
+  // Entries, read over the DER in place: offsets are absolute in `der`.
+  const listStart = list === null ? 0 : list.value.byteOffset - der.byteOffset
+  const listEnd = list === null ? 0 : listStart + list.value.length
+  let count = 0
+  for (let at = listStart; at < listEnd; count++) {
+    if (count % SLICE === SLICE - 1) yield
+    readHeader(der, at, listEnd)
+    at = header.end
+  }
+  const serials = new Uint32Array(2 * count)
+  const reasons = new Uint8Array(count).fill(NO_REASON)
+  // Issuer of each entry, as a group of issuer ids: group 0 is the CRL issuer. certificateIssuer
+  // (RFC 5280 5.3.3) names the issuer of its entry and of the ones after it, up to the next one.
+  const issuerIds = new Map<string, number>([[issuerKey, 0]])
+  const issuerKeys: string[] = [issuerKey]
+  const groups: number[][] = [[0]]
+  const groupIds = new Map<string, number>([['0', 0]])
+  let entryGroups: Uint32Array | null = null
+  let group = 0
+  let pairs = 0
+  const oids: number[] = []
+  for (let at = listStart, e = 0; at < listEnd; e++) {
+    if (e % SLICE === SLICE - 1) yield
+    let tag = readHeader(der, at, listEnd)
+    const entryEnd = header.end
+    if (tag !== 0x30) throw new CrlError('bad revoked certificate entry')
+    at = entryEnd
+    let p = header.start
+    if (p === entryEnd) throw new CrlError('bad revoked certificate entry')
+    tag = readHeader(der, p, entryEnd)
+    if (tag !== 0x02 || header.end === header.start) throw new CrlError('bad revoked certificate entry')
+    serials[2 * e] = minimalStart(der, header.start, header.end)
+    serials[2 * e + 1] = header.end
+    p = header.end
+    if (p === entryEnd) throw new CrlError('bad revoked certificate entry')
+    tag = readHeader(der, p, entryEnd)
+    p = header.end
+    timeAt(der, tag, header.start, header.end)
+    let reason = NO_REASON
+    if (p < entryEnd) {
+      // crlEntryExtensions (RFC 5280 5.3).
+      tag = readHeader(der, p, entryEnd)
+      if (tag !== 0x30) throw new CrlError('Extensions is not a SEQUENCE')
+      const extsEnd = header.end
+      p = extsEnd
+      if (p !== entryEnd) throw new CrlError('bad revoked certificate entry')
+      oids.length = 0
+      for (let x = header.start; x < extsEnd;) {
+        tag = readHeader(der, x, extsEnd)
+        if (tag !== 0x30) throw new CrlError('bad Extension')
+        const extEnd = header.end
+        x = extEnd
+        let q = header.start
+        if (q === extEnd) throw new CrlError('bad Extension')
+        tag = readHeader(der, q, extEnd)
+        if (tag !== 0x06) throw new CrlError('bad Extension')
+        const oidStart = header.start
+        const oidEnd = header.end
+        q = header.end
+        if (q === extEnd) throw new CrlError('bad Extension value')
+        tag = readHeader(der, q, extEnd)
+        let critical = false
+        if (tag === 0x01) {
+          if (header.end - header.start !== 1 || der[header.start] !== 0xff) throw new CrlError('critical must be DER TRUE when present')
+          critical = true
+          q = header.end
+          if (q === extEnd) throw new CrlError('bad Extension value')
+          tag = readHeader(der, q, extEnd)
+        }
+        if (tag !== 0x04) throw new CrlError('bad Extension value')
+        if (header.end !== extEnd) throw new CrlError(critical ? 'bad Extension value' : 'bad Extension')
+        const valueStart = header.start
+        const valueEnd = header.end
+        // Known OIDs are compared as bytes; any other is decoded (which refuses bad encodings).
+        const known = oidIs(der, oidStart, oidEnd, ENTRY_OID_DER.reasonCode) || oidIs(der, oidStart, oidEnd, ENTRY_OID_DER.certificateIssuer) ||
+          oidIs(der, oidStart, oidEnd, ENTRY_OID_DER.invalidityDate) || oidIs(der, oidStart, oidEnd, ENTRY_OID_DER.holdInstruction)
+        const oid = known ? null : oidText(der.subarray(oidStart, oidEnd))
+        for (let k = 0; k < oids.length; k += 2) {
+          if (sameRange(der, oids[k]!, oids[k + 1]!, oidStart, oidEnd)) throw new CrlError(`extension ${oid ?? oidText(der.subarray(oidStart, oidEnd))} appears twice`)
+        }
+        oids.push(oidStart, oidEnd)
+        if (oid !== null) {
+          if (critical && !ENTRY_EXTENSIONS.has(oid)) throw new CrlError(`unsupported critical CRL entry extension ${oid}`)
+        } else if (oidIs(der, oidStart, oidEnd, ENTRY_OID_DER.reasonCode)) {
+          // RFC 5280 5.3.1: ENUMERATED CRLReason.
+          tag = readHeader(der, valueStart, valueEnd)
+          if (header.end !== valueEnd) throw new DerError('trailing data')
+          if (tag !== 0x0a || header.end - header.start !== 1 || REASON_NAMES[der[header.start]!] === undefined) throw new CrlError('bad reasonCode')
+          reason = der[header.start]!
+        } else if (oidIs(der, oidStart, oidEnd, ENTRY_OID_DER.certificateIssuer)) {
+          if (idp?.indirectCRL !== true) throw new CrlError('certificateIssuer entry in a CRL that is not indirect')
+          const names = readOne(der.subarray(valueStart, valueEnd))
+          if (names.tag !== 0x30) throw new CrlError('bad certificateIssuer')
+          // Only directoryNames can name a certificate issuer; other forms match no certificate.
+          const ids = children(names.value).filter((t) => t.tag === 0xa4).map((t) => {
+            const key = nameKey(directoryName(t))
+            let id = issuerIds.get(key)
+            if (id === undefined) {
+              issuerIds.set(key, id = issuerKeys.length)
+              issuerKeys.push(key)
+            }
+            return id
+          })
+          const groupKey = ids.join(',')
+          let next = groupIds.get(groupKey)
+          if (next === undefined) {
+            groupIds.set(groupKey, next = groups.length)
+            groups.push(ids)
+          }
+          group = next
+          entryGroups ??= new Uint32Array(count)
+        }
       }
     }
     if (reason === 8 && deltaBase === null) throw new CrlError('removeFromCRL in a CRL that is not a delta CRL')
-    for (const key of entryIssuers) {
-      const sharedKey = `${reason ?? ''}\u0000${key}`
-      let value = shared.get(sharedKey)
-      if (value === undefined) shared.set(sharedKey, value = Object.freeze({ reason, issuerKey: key }))
-      entries.set(entryKey(issuerKey, key, serial), value)
-    }
+    reasons[e] = reason
+    if (entryGroups !== null) entryGroups[e] = group
+    pairs += groups[group]!.length
   }
   if (sig.value.length < 2 || sig.value[0] !== 0) throw new CrlError('bad signature BIT STRING')
   const alg = algorithm(sigAlg)
+
+  const entries = new CrlIndex(der, serials, reasons, issuerIds, issuerKeys, pairs)
+  for (let e = 0; e < count; e++) {
+    if (e % SLICE === SLICE - 1) yield
+    for (const id of groups[entryGroups === null ? 0 : entryGroups[e]!]!) entries.insert(e, id)
+  }
   return {
     der,
     issuer,
@@ -287,17 +536,37 @@ function parseCrlUnchecked (der: Uint8Array): ParsedCrl {
 
 const PEM_BLOCK = /-----BEGIN (X509 CRL|CERTIFICATE)-----([A-Za-z0-9+/=\s]*)-----END \1-----/g
 
+/**
+ * The PEM blocks of `text`, each base64-decoded straight from the text: no whitespace-stripped copy
+ * of the body, no copy of the whole text unless it has `#` comment lines to drop.
+ */
 function pemBlocks (text: string, what: string): Array<{ label: string, der: Uint8Array }> {
-  const withoutComments = text.split(/\r?\n/).filter((line) => !line.trimStart().startsWith('#')).join('\n')
+  const source = text.includes('#') ? text.split(/\r?\n/).filter((line) => !line.trimStart().startsWith('#')).join('\n') : text
   const out: Array<{ label: string, der: Uint8Array }> = []
-  let rest = withoutComments
-  for (const m of withoutComments.matchAll(PEM_BLOCK)) {
-    const body = m[2]!.replace(/\s+/g, '')
-    if (body.length === 0 || body.length % 4 !== 0) throw new InvalidOptionError(`${what}: a ${m[1]!} PEM block is not valid base64`)
-    out.push({ label: m[1]!, der: new Uint8Array(Buffer.from(body, 'base64')) })
-    rest = rest.replace(m[0], '')
+  let last = 0
+  const outside = (from: number, to: number): void => {
+    if (source.slice(from, to).trim() !== '') throw new InvalidOptionError(`${what}: text outside "X509 CRL" PEM blocks`)
   }
-  if (rest.trim() !== '') throw new InvalidOptionError(`${what}: text outside "X509 CRL" PEM blocks`)
+  for (const m of source.matchAll(PEM_BLOCK)) {
+    outside(last, m.index)
+    last = m.index + m[0].length
+    const body = m[2]!
+    // RFC 7468 section 3: base64 in quanta of 4 characters; whitespace between them is ignored,
+    // as Buffer.from(..., 'base64') does.
+    let chars = 0
+    let unusual = false
+    for (let i = 0; i < body.length; i++) {
+      const c = body.charCodeAt(i)
+      if (c >= 0x80) unusual = true
+      else if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d && c !== 0x0b && c !== 0x0c) chars++
+    }
+    // Other Unicode whitespace (the block pattern's \s): stripped first, as a regular expression sees it.
+    const base64 = unusual ? body.replace(/\s+/g, '') : body
+    if (unusual) chars = base64.length
+    if (chars === 0 || chars % 4 !== 0) throw new InvalidOptionError(`${what}: a ${m[1]!} PEM block is not valid base64`)
+    out.push({ label: m[1]!, der: Buffer.from(base64, 'base64') })
+  }
+  outside(last, source.length)
   return out
 }
 
@@ -320,8 +589,15 @@ export function loadCrlMaterial (input: CrlInput | readonly CrlInput[] | undefin
     const what = `crls[${index}]`
     let blocks: Array<{ label: string, der: Uint8Array }>
     if (typeof item === 'string') blocks = pemBlocks(item, what)
-    else if (item instanceof Uint8Array) blocks = item[0] === 0x30 ? [{ label: 'X509 CRL', der: new Uint8Array(item) }] : pemBlocks(Buffer.from(item).toString('latin1'), what)
-    else throw new InvalidOptionError(`${what} must be a PEM string, a PEM Buffer or a DER Buffer`)
+    else if (item instanceof Uint8Array) {
+      const ready = prepared.get(item)
+      if (ready !== undefined) {
+        out.crls.push(ready)
+        continue
+      }
+      // DER is copied: the index refers to offsets in these bytes, which the caller could change later.
+      blocks = item[0] === 0x30 ? [{ label: 'X509 CRL', der: new Uint8Array(item) }] : pemBlocks(Buffer.from(item.buffer, item.byteOffset, item.byteLength).toString('latin1'), what)
+    } else throw new InvalidOptionError(`${what} must be a PEM string, a PEM Buffer or a DER Buffer`)
     for (const { label, der } of blocks) {
       try {
         if (label === 'CERTIFICATE') out.certificates.push(parseCertificate(der))
@@ -332,6 +608,24 @@ export function loadCrlMaterial (input: CrlInput | readonly CrlInput[] | undefin
     }
   }
   return out
+}
+
+/** DER CRLs parsed ahead of a reload (prepareCrl), by the very buffer the loader will hand over. */
+const prepared = new WeakMap<Uint8Array, ParsedCrl>()
+
+/**
+ * Parses a DER CRL ahead of a reload, in slices that yield to the event loop (parseCrlAsync), so
+ * that a 50 MB CRL fetched by a trust source does not stall the requests served meanwhile with the
+ * material in force; `loadCrlMaterial` then takes the result for this same buffer instead of copying
+ * and parsing it again. For buffers the caller owns and never changes afterwards (the S3 loader's
+ * decoded objects): the index reads the CRL's entries from these bytes. Throws CrlError.
+ */
+export async function prepareCrl (der: Uint8Array): Promise<ParsedCrl> {
+  const ready = prepared.get(der)
+  if (ready !== undefined) return ready
+  const crl = await parseCrlAsync(der)
+  prepared.set(der, crl)
+  return crl
 }
 
 /** Reads the `crls` option and returns its CRLs (see loadCrlMaterial). */
