@@ -23,6 +23,12 @@ export interface DemoAppOptions {
   mode: 'passthrough' | 'verify' | 'rfc9440' | 'xfcc'
   /** The trust store (PEM bundle): the same CA file the ALB trust store holds. */
   roots: string
+  /**
+   * Intermediate CAs the app knows itself (not trust anchors). The xfcc app gets the demo's: Node
+   * 24.21 and 26.8+ lose the client's chain on a TLS server that verifies it (nodejs/node#65579), so
+   * the emulated Envoy may forward the leaf alone.
+   */
+  intermediates?: string
   /** Fastify logger. Default false. */
   logger?: boolean
   /** One line per answered request (method, URL, status, who). Default: none. */
@@ -94,7 +100,7 @@ export async function buildDemoApp (options: DemoAppOptions): Promise<FastifyIns
   if (options.mode === 'passthrough') {
     await app.register(mtls, { roots: options.roots })
   } else if (options.mode === 'rfc9440' || options.mode === 'xfcc') {
-    await app.register(mtls, { source: options.mode, roots: options.roots })
+    await app.register(mtls, { source: options.mode, roots: options.roots, ...(options.intermediates !== undefined ? { intermediates: options.intermediates } : {}) })
   } else {
     await app.register(mtls, { mode: 'verify' })
   }

@@ -92,7 +92,9 @@ try {
   const passthroughTarget = await passthroughApp.listen({ host: '127.0.0.1', port: 0 })
   const otherTargets: string[] = []
   for (const mode of otherModes) {
-    const app = await buildDemoApp({ mode, roots: trustStore, log: note })
+    // The xfcc listener verifies the handshake; on Node 24.21 / 26.8+ the server then loses the client's
+    // chain (nodejs/node#65579), so that app knows the demo intermediate itself.
+    const app = await buildDemoApp({ mode, roots: trustStore, log: note, ...(mode === 'xfcc' ? { intermediates: await read('intermediate-ca.crt') } : {}) })
     apps.push(app)
     otherTargets.push(await app.listen({ host: '127.0.0.1', port: 0 }))
   }

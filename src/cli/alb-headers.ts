@@ -36,7 +36,9 @@ export const ALB_HEADERS = {
 /**
  * The client's certificates, leaf first, as DER. Node exposes the chain OpenSSL built from what the
  * client sent (ordered by issuer, certificates that do not chain dropped), not the raw list: see
- * the emulator's README section. Empty when the client presented no certificate.
+ * the emulator's README section. Empty when the client presented no certificate. Node 24.21 and
+ * 26.8+ give a server that verifies the client (`ca` set) the leaf alone, without its issuers
+ * (nodejs/node#65579): the verifying listeners (verify, xfcc) may then forward the leaf only.
  */
 export function peerChain (socket: TLSSocket): Buffer[] {
   // An object without `raw` (`{}`) when the client sent no certificate.

@@ -29,12 +29,17 @@ export interface DecodedObject {
   size: number
 }
 
-/** A growing byte buffer: preallocated from Content-Length when known, else doubled up to `max`. */
+/**
+ * A growing byte buffer: preallocated from Content-Length when known, else doubled up to `max`.
+ * Never from Node's shared Buffer pool (allocUnsafeSlow): the decoded items are views of this
+ * buffer's ArrayBuffer and are kept as long as the material is, so they must not pin a pool slab
+ * (Node 24's pool serves larger sizes than Node 20's).
+ */
 class Output {
   buffer: Buffer
   length = 0
   constructor (initial: number, readonly max: number) {
-    this.buffer = Buffer.allocUnsafe(Math.max(16, Math.min(initial, max)))
+    this.buffer = Buffer.allocUnsafeSlow(Math.max(16, Math.min(initial, max)))
   }
 
   static empty (max: number): Output {
@@ -45,7 +50,7 @@ class Output {
     const need = this.length + extra
     if (need <= this.buffer.length) return
     if (need > this.max) throw new ObjectBodyError(`object is larger than ${this.max} bytes`)
-    const next = Buffer.allocUnsafe(Math.min(this.max, Math.max(need, this.buffer.length * 2)))
+    const next = Buffer.allocUnsafeSlow(Math.min(this.max, Math.max(need, this.buffer.length * 2)))
     this.buffer.copy(next, 0, 0, this.length)
     this.buffer = next
   }
