@@ -70,10 +70,9 @@ export interface ClientCertificate extends ChainCertificate {
   readonly chain: readonly ChainCertificate[]
   /**
    * Base64url SHA-256 of the leaf DER (RFC 8705 section 3.1): compare it with an access token's
-   * `cnf["x5t#S256"]` to bind the token to this certificate. Always set on identities the plugin
-   * builds; optional only so identities built by hand (tests, custom code) stay valid.
+   * `cnf["x5t#S256"]` to bind the token to this certificate.
    */
-  readonly x5tS256?: string
+  readonly x5tS256: string
   /** Which source produced the identity. */
   readonly source: CertificateSource
   /** Who validated the chain: this library, or the proxy in front (ALB verify mode, CloudFront, a proxy's verified flag, API Gateway). */

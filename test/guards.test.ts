@@ -34,7 +34,8 @@ function cert (fields: {
     chain: [],
     source: 'alb-passthrough',
     verifiedBy: 'fastify-alb-mtls',
-    policies: fields.policies ?? []
+    policies: fields.policies ?? [],
+    x5tS256: Buffer.from(fields.fingerprint256 ?? FP, 'hex').toString('base64url')
   }
 }
 

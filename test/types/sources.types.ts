@@ -35,5 +35,5 @@ expectType<Equal<ReturnType<typeof apigw.verifySync>, VerifyResult>>(true)
 const r = apigw.verifySync({ requestContext: { authentication: { clientCert: { clientCertPem: '' } } } })
 if (r.ok) {
   expectType<Equal<typeof r.certificate.source, CertificateSource>>(true)
-  expectType<Equal<typeof r.certificate.x5tS256, string | undefined>>(true)
+  expectType<Equal<typeof r.certificate.x5tS256, string>>(true)
 }
