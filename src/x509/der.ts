@@ -146,30 +146,14 @@ export function timeAt (bytes: Uint8Array, tag: number, start: number, end: numb
 /**
  * The header of the TLV at `offset`, which must end by `limit`, read without allocating: the
  * result is left in `header` (tag, contents start, end) until the next call; the tag is returned.
- * Same rules as readTlv.
+ * Same rules as readTlv (valueEnd decodes the length).
  */
 export const header = { tag: 0, start: 0, end: 0 }
 export function readHeader (bytes: Uint8Array, offset: number, limit: number): number {
-  if (offset + 2 > limit) throw new DerError('truncated TLV')
-  const tag = bytes[offset]!
-  if ((tag & 0x1f) === 0x1f) throw new DerError('high tag numbers are not used here')
-  let length = bytes[offset + 1]!
-  let start = offset + 2
-  if (length & 0x80) {
-    const count = length & 0x7f
-    if (count === 0 || count > 4) throw new DerError('indefinite or oversized length')
-    if (start + count > limit) throw new DerError('truncated length')
-    length = 0
-    for (let i = 0; i < count; i++) length = length * 256 + bytes[start + i]!
-    if (length < 0x80 || (count > 1 && bytes[start] === 0)) throw new DerError('non-minimal length')
-    start += count
-  }
-  const end = start + length
-  if (end > limit) throw new DerError('truncated value')
-  header.tag = tag
-  header.start = start
-  header.end = end
-  return tag
+  header.end = valueEnd(bytes, offset, limit)
+  header.start = valueStart(bytes, offset)
+  header.tag = bytes[offset]!
+  return header.tag
 }
 
 /** Lowercase hex of an INTEGER's contents with leading zero octets removed ("0" for zero). */
