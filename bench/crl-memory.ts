@@ -16,16 +16,16 @@
  * the longest event-loop stall (perf_hooks.monitorEventLoopDelay, 1 ms resolution).
  * Run alone: `node --import tsx bench/crl-memory.ts [entries]`.
  */
-import { randomBytes, sign } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { children, readOne } from '../src/x509/der.js'
 import { createCrl, createTestPki } from '../src/testing/index.js'
 import { meter } from './s3-crl.js'
+import { buildCrl, crlPem as pem } from './large-crl.js'
 
 const MiB = 1024 * 1024
 export type CrlBenchMode = 'der' | 'pem' | 'verifier' | 'reload'
@@ -53,52 +53,26 @@ export interface CrlMemoryResult {
   phases: CrlPhase[]
 }
 
-function derLength (n: number): Buffer {
-  if (n < 0x80) return Buffer.from([n])
-  const bytes: number[] = []
-  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v % 256)
-  return Buffer.from([0x80 | bytes.length, ...bytes])
-}
-
-function tlv (tag: number, value: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from([tag]), derLength(value.length), value])
-}
-
 /** reasonCode keyCompromise, as an entry extension list (RFC 5280 5.3.1). */
 const REASON_EXTS = Buffer.from('300c300a0603551d1504030a0101', 'hex')
 
 /** A signed CRL of the factory's shape with `count` extra entries before the factory's one (`lastSerial`). */
 export async function buildLargeCrl (count: number, pki: Awaited<ReturnType<typeof createTestPki>>, lastSerial: string): Promise<Buffer> {
-  const small = await createCrl({ issuer: { certificate: pki.intermediate, key: pki.intermediate.key }, revoked: [{ serialNumber: lastSerial }], crlNumber: 7 })
-  const [tbs, alg] = children(readOne(small.der).value)
-  const fields = children(tbs!.value)
-  const listAt = fields.findIndex((f, i) => i > 3 && f.tag === 0x30)
-  const list = fields[listAt]!
-  const [, revocationDate] = children(children(list.value)[0]!.value)
-  const date = revocationDate!.der
-  const entryLength = 2 + 22 + date.length + REASON_EXTS.length
-  const body = Buffer.allocUnsafe(count * entryLength)
   const serials = randomBytes(count * 20)
-  for (let i = 0; i < count; i++) {
-    const at = i * entryLength
-    body[at] = 0x30
-    body[at + 1] = entryLength - 2
-    body[at + 2] = 0x02
-    body[at + 3] = 20
-    serials.copy(body, at + 4, i * 20, i * 20 + 20)
-    // Positive, minimal, and never the factory's serial.
-    body[at + 4] = 0x40 | (body[at + 4]! & 0x3f)
-    body.set(date, at + 24)
-    REASON_EXTS.copy(body, at + 24 + date.length)
-  }
-  const entries = Buffer.concat([body, list.value])
-  const tbsNew = tlv(0x30, Buffer.concat([...fields.slice(0, listAt).map((f) => f.der), tlv(0x30, entries), ...fields.slice(listAt + 1).map((f) => f.der)]))
-  const signature = sign('sha256', tbsNew, pki.intermediate.key.privateKey)
-  return tlv(0x30, Buffer.concat([tbsNew, alg!.der, tlv(0x03, Buffer.concat([Buffer.from([0]), signature]))]))
-}
-
-function pem (der: Uint8Array): string {
-  return `-----BEGIN X509 CRL-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END X509 CRL-----\n`
+  const { der } = await buildCrl(pki, lastSerial, {
+    contentLength: (date) => 22 + date.length + REASON_EXTS.length,
+    count: () => count,
+    write: (body, at, i, date) => {
+      body[at] = 0x02
+      body[at + 1] = 20
+      serials.copy(body, at + 2, i * 20, i * 20 + 20)
+      // Positive, minimal, and never the factory's serial.
+      body[at + 2] = 0x40 | (body[at + 2]! & 0x3f)
+      body.set(date, at + 22)
+      REASON_EXTS.copy(body, at + 22 + date.length)
+    }
+  })
+  return der
 }
 
 interface ChildArgs { mode: CrlBenchMode, dir: string }

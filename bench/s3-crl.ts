@@ -14,14 +14,13 @@
  * is not available the peak is sampled, which misses short spikes. Run alone:
  * `node --import tsx bench/s3-crl.ts [megabytes]`.
  */
-import { sign } from 'node:crypto'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { children, readOne } from '../src/x509/der.js'
 import { createCrl, createTestPki } from '../src/testing/index.js'
+import { buildCrl, crlPem as pem } from './large-crl.js'
 
 const MiB = 1024 * 1024
 const BUCKET = 'bench-trust'
@@ -52,54 +51,25 @@ export interface S3CrlMemoryResult {
   revokedFound: boolean
 }
 
-function derLength (n: number): Buffer {
-  if (n < 0x80) return Buffer.from([n])
-  const bytes: number[] = []
-  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v % 256)
-  return Buffer.from([0x80 | bytes.length, ...bytes])
-}
-
-function tlv (tag: number, value: Uint8Array): Buffer {
-  return Buffer.concat([Buffer.from([tag]), derLength(value.length), value])
-}
-
 /**
  * A valid, signed CRL of about `bytes` bytes (DER): the factory's CRL (one entry, the given serial),
  * its revokedCertificates widened to ~35-byte entries with distinct 16-byte serials, signed again
- * with the issuer's key. Built directly in buffers: the factory's per-entry ASN.1 objects would take
- * a minute for 1.5 million entries.
+ * with the issuer's key (large-crl.ts).
  */
 async function largeCrl (bytes: number, pki: Awaited<ReturnType<typeof createTestPki>>, lastSerial: string): Promise<{ der: Buffer, entries: number }> {
-  const small = await createCrl({ issuer: { certificate: pki.intermediate, key: pki.intermediate.key }, revoked: [{ serialNumber: lastSerial }], crlNumber: 7 })
-  const [tbs, alg] = children(readOne(small.der).value)
-  const fields = children(tbs!.value)
-  const listAt = fields.findIndex((f, i) => i > 3 && f.tag === 0x30)
-  const list = fields[listAt]!
-  const [, revocationDate] = children(children(list.value)[0]!.value)
-  const entryLength = 2 + 18 + revocationDate!.der.length
-  const count = Math.max(1, Math.floor(bytes / entryLength))
-  const body = Buffer.allocUnsafe(count * entryLength)
-  for (let i = 0; i < count; i++) {
-    const at = i * entryLength
-    body[at] = 0x30
-    body[at + 1] = entryLength - 2
-    body[at + 2] = 0x02
-    body[at + 3] = 16
-    body[at + 4] = 0x40
-    body.fill(0, at + 5, at + 14)
-    body.writeUInt32BE(Math.floor(i / 0x10000), at + 14)
-    body.writeUInt16BE(i % 0x10000, at + 18)
-    body.set(revocationDate!.der, at + 20)
-  }
-  const entries = Buffer.concat([body, list.value])
-  const tbsNew = tlv(0x30, Buffer.concat([...fields.slice(0, listAt).map((f) => f.der), tlv(0x30, entries), ...fields.slice(listAt + 1).map((f) => f.der)]))
-  const signature = sign('sha256', tbsNew, pki.intermediate.key.privateKey)
-  const der = tlv(0x30, Buffer.concat([tbsNew, alg!.der, tlv(0x03, Buffer.concat([Buffer.from([0]), signature]))]))
-  return { der, entries: count + 1 }
-}
-
-function pem (der: Uint8Array): string {
-  return `-----BEGIN X509 CRL-----\n${Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n').replace(/\n?$/, '\n')}-----END X509 CRL-----\n`
+  return await buildCrl(pki, lastSerial, {
+    contentLength: (date) => 18 + date.length,
+    count: (entryLength) => Math.max(1, Math.floor(bytes / entryLength)),
+    write: (body, at, i, date) => {
+      body[at] = 0x02
+      body[at + 1] = 16
+      body[at + 2] = 0x40
+      body.fill(0, at + 3, at + 12)
+      body.writeUInt32BE(Math.floor(i / 0x10000), at + 12)
+      body.writeUInt16BE(i % 0x10000, at + 16)
+      body.set(date, at + 18)
+    }
+  })
 }
 
 /** Peak-RSS meter: the kernel's high-water mark when it can be reset, else sampling. */
