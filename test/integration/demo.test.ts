@@ -25,7 +25,7 @@ async function get (port: number, pki: string, id: boolean | string, urlPath = '
   })
 }
 
-test('npm run demo: generates the PKI, prints the curl walk-through, serves both modes, stops on SIGINT with 0', async () => {
+test('npm run demo: generates the PKI, prints the curl walk-through, serves both ALB modes and the rfc9440 and xfcc sources, stops on SIGINT with 0', async () => {
   const pki = path.join(await mkdtemp(path.join(tmpdir(), 'demo-run-')), 'demo-pki')
   const child = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts', '--pki', pki, '--verify-port', '0', '--passthrough-port', '0'], {
     cwd: repo, stdio: ['ignore', 'pipe', 'pipe']
@@ -75,6 +75,17 @@ test('npm run demo: generates the PKI, prints the curl walk-through, serves both
     await waitFor(/passthrough app: refused GET \/engineering: forbidden rule=subject.OU/)
     // Verify mode refuses in the handshake, as ALB does; the reason is what OpenSSL reports.
     await waitFor(/alb verify :\d+ TLS handshake refused: /)
+
+    // The non-ALB sources (issue 15): the rfc9440 and xfcc listeners serve the same identity.
+    for (const source of ['rfc9440', 'xfcc']) {
+      const port = Number(new RegExp(`${source} +https://localhost:(\\d+)`).exec(stdout)?.[1])
+      assert.ok(port > 0, stdout)
+      const res = await get(port, pki, true)
+      assert.equal(res.status, 200, res.body)
+      const body = JSON.parse(res.body)
+      assert.equal(body.identity.source, source)
+      assert.equal(body.identity.subject, 'CN=demo-client,O=fastify-alb-mtls demo')
+    }
   } finally {
     child.kill('SIGINT')
     assert.equal(await exited, 0, stderr)
