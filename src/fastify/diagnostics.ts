@@ -9,7 +9,7 @@
  */
 import diagnosticsChannel from 'node:diagnostics_channel'
 import type { FastifyRequest } from 'fastify'
-import type { ClientCertificate, FailureReason, VerifyErrorCode } from '../types.js'
+import type { ClientCertificate, FailureReason, UnavailableReason, VerifyErrorCode } from '../types.js'
 import type { AlbTlsVerifyStatus, ClaimedCertificate } from './refusal-log.js'
 
 export const VERIFIED_CHANNEL = 'fastify-alb-mtls:verified'
@@ -31,17 +31,20 @@ export interface MtlsVerifiedMessage {
 /** Published on `fastify-alb-mtls:refused`. */
 export interface MtlsRefusedMessage {
   readonly request: FastifyRequest
-  /** `FST_MTLS_CERT_MISSING`, `FST_MTLS_CERT_MALFORMED`, `FST_MTLS_CERT_INVALID` or `FST_MTLS_FORBIDDEN`. */
-  readonly code: VerifyErrorCode | 'FST_MTLS_FORBIDDEN'
-  /** The stable refusal reason; `forbidden` for an authorization rule. */
-  readonly reason: FailureReason | 'forbidden'
+  /**
+   * `FST_MTLS_CERT_MISSING`, `FST_MTLS_CERT_MALFORMED`, `FST_MTLS_CERT_INVALID`, `FST_MTLS_FORBIDDEN`,
+   * or `FST_MTLS_TRUST_STALE` (503: a trust source's material is older than its limit).
+   */
+  readonly code: VerifyErrorCode | 'FST_MTLS_FORBIDDEN' | 'FST_MTLS_TRUST_STALE'
+  /** The stable refusal reason; `forbidden` for an authorization rule, `trust-stale` for stale material. */
+  readonly reason: FailureReason | 'forbidden' | UnavailableReason
   /** ALB's connection-log equivalent (`ClientCertUntrusted`, ...), or null when ALB has none. */
   readonly albStatus: AlbTlsVerifyStatus | null
   /** What the client's leaf claims (unverified), when it parses. */
   readonly client: ClaimedCertificate | null
   /** 403 only: the rule that failed (`subject.OU`, `check`, ...). */
   readonly rule?: string
-  /** 403 only: the verified identity the rule refused. */
+  /** 403: the verified identity the rule refused; trust-stale: the identity not accepted on stale material. */
   readonly identity?: ClientCertificate
   /** False for 403s (the verdict is not what refused) and for missing certificates. */
   readonly cacheHit: boolean

@@ -277,6 +277,19 @@ function register (fastify: FastifyInstance, options: MtlsPluginOptions): void {
       const stale = trust.staleness()
       if (stale !== null) {
         request.log.error({ mtls: { code: 'FST_MTLS_TRUST_STALE', reason: 'trust-stale', detail: stale } }, 'mtls: trust material too old: certificate not accepted')
+        if (refusedChannel.hasSubscribers) {
+          const { subject, issuer, serialNumber, fingerprint256 } = result.certificate
+          refusedChannel.publish({
+            request,
+            code: 'FST_MTLS_TRUST_STALE',
+            reason: 'trust-stale',
+            albStatus: null,
+            client: { subject, issuer, serialNumber, fingerprint256 },
+            identity: result.certificate,
+            cacheHit: verifier.stats().hits > hitsBefore,
+            durationMs: performance.now() - started
+          } satisfies MtlsRefusedMessage)
+        }
         const err = new TrustStaleError()
         Object.defineProperty(err, 'reason', { value: 'trust-stale', enumerable: false })
         next(err)

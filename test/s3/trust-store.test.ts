@@ -8,7 +8,9 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import Fastify, { type FastifyInstance } from 'fastify'
-import mtls from '../../src/index.js'
+import { createHash } from 'node:crypto'
+import diagnosticsChannel from 'node:diagnostics_channel'
+import mtls, { type MtlsRefusedMessage } from '../../src/index.js'
 import { createS3TrustStore, type S3TrustStore, type S3TrustStoreOptions } from '../../src/trust/s3.js'
 import { createCrl, createTestPki, generateKeyPair, toAlbHeader, type Issued, type TestPki } from '../../src/testing/index.js'
 import { BUCKET, CREDENTIALS, startS3, type TestS3 } from './server.js'
@@ -289,9 +291,25 @@ describe('faults keep the last good material', () => {
     assert.equal(stats.stale, true)
     assert.equal(stats.ageMs, 61_000)
     assert.match(store.staleness()!, /not confirmed for 61 s/)
-    const res = await app.inject({ url: '/', headers: { 'x-amzn-mtls-clientcert': toAlbHeader([pki.leaf.pem, pki.intermediate.pem]) } })
+    const refused: MtlsRefusedMessage[] = []
+    const listener = (message: unknown): void => { refused.push(message as MtlsRefusedMessage) }
+    diagnosticsChannel.subscribe('fastify-alb-mtls:refused', listener)
+    let res
+    try {
+      res = await app.inject({ url: '/', headers: { 'x-amzn-mtls-clientcert': toAlbHeader([pki.leaf.pem, pki.intermediate.pem]) } })
+    } finally {
+      diagnosticsChannel.unsubscribe('fastify-alb-mtls:refused', listener)
+    }
     assert.equal(res.statusCode, 503)
     assert.equal(res.json().code, 'FST_MTLS_TRUST_STALE')
+    // The refused channel hears it too, with the identity that was not accepted.
+    assert.equal(refused.length, 1)
+    assert.equal(refused[0]!.code, 'FST_MTLS_TRUST_STALE')
+    assert.equal(refused[0]!.reason, 'trust-stale')
+    assert.equal(refused[0]!.albStatus, null)
+    const leafFingerprint = createHash('sha256').update(pki.leaf.der).digest('hex')
+    assert.equal(refused[0]!.client?.fingerprint256, leafFingerprint)
+    assert.equal(refused[0]!.identity?.fingerprint256, leafFingerprint)
     // Refusals stay refusals, and a request without a certificate is judged as before.
     assert.equal(await status(app, other.leaf, other.intermediate), 401)
     assert.equal((await app.inject({ url: '/' })).statusCode, 401)
