@@ -3,6 +3,7 @@ import assert from 'node:assert/strict'
 import { createVerifier, type VerifyResult } from '../src/index.js'
 import { crlUsableAt, findEntry, loadCrls, parseCrl } from '../src/validation/crl.js'
 import { parseCertificate } from '../src/x509/parse.js'
+import { children, readOne } from '../src/x509/der.js'
 import { createCrl, createTestPki, type Issued, type TestPki } from '../src/testing/index.js'
 import { header } from './helpers/pki.js'
 
@@ -40,8 +41,8 @@ test('the same serial on a CRL of another issuer does not revoke', async () => {
 test('CRLs that cannot be trusted are refused when loaded', async () => {
   const forged = await createCrl({ issuer: signer(p.root), corruptSignature: true })
   assert.throws(() => createVerifier({ roots: p.root.pem, crls: forged.pem }), { code: 'FST_MTLS_INVALID_OPTION', message: /does not verify/ })
-  const noNumber = await createCrl({ issuer: signer(p.intermediate), crlNumber: null })
-  assert.throws(() => createVerifier({ roots: p.root.pem, crls: noNumber.pem }), /without cRLNumber/)
+  const unnumberedDelta = await createCrl({ issuer: signer(p.intermediate), crlNumber: null, deltaBase: 1 })
+  assert.throws(() => createVerifier({ roots: p.root.pem, crls: unnumberedDelta.pem }), /delta CRL without cRLNumber/)
   const noNext = await createCrl({ issuer: signer(p.intermediate), nextUpdate: null })
   assert.throws(() => createVerifier({ roots: p.root.pem, crls: noNext.pem }), /without nextUpdate/)
   // A delta CRL loads (issue 13); a deltaCRLIndicator that is not critical does not.
@@ -56,6 +57,28 @@ test('CRLs that cannot be trusted are refused when loaded', async () => {
   const leaf = await p.issue({ subject: 'CN=under no crl sign' }, noCrlSign)
   // Issued by an intermediate: checked when a path goes through it.
   assert.equal(reasonOf(v.verifySync(header(leaf, noCrlSign))), 'FST_MTLS_CERT_INVALID:crl-unusable')
+})
+
+test('a v1 CRL (no extensions, no cRLNumber: `openssl ca -gencrl` without a crlnumber file) is used', async () => {
+  const v1 = await createCrl({ issuer: signer(p.intermediate), crlNumber: null, authorityKeyIdentifier: false, revoked: [{ serialNumber: p.leaf.serialNumber }] })
+  const tbs = children(readOne(v1.der).value)[0]!
+  assert.equal(children(tbs.value)[0]!.tag, 0x30, 'no version field: TBSCertList starts with the AlgorithmIdentifier')
+  assert.equal(parseCrl(v1.der).crlNumber, null)
+  const v = createVerifier({ roots: p.root.pem, crls: v1.pem, crlPolicy: { onMissing: 'reject' } })
+  assert.equal(reasonOf(v.verifySync(header(p.leaf, p.intermediate))), 'FST_MTLS_CERT_INVALID:revoked')
+  // onMissing 'reject' also needs the root's CRL for the intermediate: a v2 CRL without cRLNumber.
+  const rootCrl = await createCrl({ issuer: signer(p.root), crlNumber: null })
+  const both = createVerifier({ roots: p.root.pem, crls: [v1.pem, rootCrl.pem], crlPolicy: { onMissing: 'reject' } })
+  assert.equal(reasonOf(both.verifySync(header(other, p.intermediate))), 'ok')
+  assert.equal(reasonOf(both.verifySync(header(p.leaf, p.intermediate))), 'FST_MTLS_CERT_INVALID:revoked')
+})
+
+test('a delta CRL cannot build on a complete CRL without cRLNumber (RFC 5280 5.2.4): the pair is unusable', async () => {
+  const base = await createCrl({ issuer: signer(p.intermediate), crlNumber: null })
+  const delta = await createCrl({ issuer: signer(p.intermediate), crlNumber: 2, deltaBase: 1 })
+  const r = createVerifier({ roots: p.root.pem, crls: [base.pem, delta.pem] }).verifySync(header(other, p.intermediate))
+  assert.equal(reasonOf(r), 'FST_MTLS_CERT_INVALID:crl-unusable')
+  assert.match(r.ok ? '' : r.message, /complete CRL held is unnumbered/)
 })
 
 test('an intermediate\'s CRL with a bad signature, or out of its validity window, is unusable', async () => {

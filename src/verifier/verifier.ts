@@ -4,7 +4,7 @@
  */
 import { cacheKey, Validations, type Verdict, type VerifierStats } from './cache.js'
 import { EKU_OIDS } from '../validation/checks.js'
-import { createRevocation, crlUsableAt, loadCrlMaterial, revocationBudget, type ParsedCrl, type Revocation } from '../validation/crl.js'
+import { createRevocation, crlName, crlUsableAt, loadCrlMaterial, revocationBudget, type ParsedCrl, type Revocation } from '../validation/crl.js'
 import { formatName } from '../x509/names.js'
 import { decodeHeader } from '../sources/decode.js'
 import { buildIdentity } from '../identity.js'
@@ -104,7 +104,7 @@ function rejectUnusableCrls (crls: readonly ParsedCrl[], now: number, onExpired:
     const problem = crlUsableAt(crl, now)
     if (problem === null || (problem.reason === 'stale' && onExpired === 'ignore')) continue
     const issuer = formatName(crl.issuer)
-    throw new InvalidOptionError(`crls: CRL ${crl.crlNumber} of ${issuer} cannot be used now: ${problem.message}` +
+    throw new InvalidOptionError(`crls: ${crlName(crl)} of ${issuer} cannot be used now: ${problem.message}` +
       (problem.reason === 'stale' ? " (publish a fresh CRL, or set crlPolicy: { onExpired: 'ignore' })" : ''))
   }
 }

@@ -26,7 +26,7 @@ import { checkCommon, checkIssuer, sameBytes, type CertificatePolicy, type Probl
 import { KeyUsage, type ParsedCertificate } from '../../x509/parse.js'
 import { checkSignature, publicKeyOf, type AlgorithmPolicy } from '../signature.js'
 import { InvalidOptionError } from '../../errors.js'
-import { crlUsableAt, findEntry, keyIdentifiersAgree, REASON_NAMES, type ParsedCrl } from './crl.js'
+import { crlName, crlUsableAt, findEntry, keyIdentifiersAgree, REASON_NAMES, type ParsedCrl } from './crl.js'
 import { ALL_REASONS, distributionPointsOf, intersects, type DistributionPoint } from './scope.js'
 
 /** Signature verifications (certificates and CRLs, not cached) one validation may spend on revocation. */
@@ -81,7 +81,7 @@ export function crlIssuerProblem (crl: ParsedCrl, signer: ParsedCertificate, pol
   const key = publicKeyOf(signer, policy)
   if ('reason' in key) return `CRL issuer key: ${key.message}`
   const bad = checkSignature(crl, key, policy)
-  return bad === null ? null : `CRL ${crl.crlNumber}: ${bad.message}`
+  return bad === null ? null : `${crlName(crl)}: ${bad.message}`
 }
 
 function isCa (cert: ParsedCertificate): boolean {
@@ -89,7 +89,7 @@ function isCa (cert: ParsedCertificate): boolean {
 }
 
 function crlLabel (crl: ParsedCrl): string {
-  return `CRL ${crl.crlNumber}${crl.deltaBase !== null ? ' (delta)' : ''}`
+  return `${crlName(crl)}${crl.deltaBase !== null ? ' (delta)' : ''}`
 }
 
 /**
@@ -131,7 +131,7 @@ export function createRevocation (
       crl.authorityKeyIdentifier !== null && ca.subjectKeyIdentifier !== null && sameBytes(crl.authorityKeyIdentifier, ca.subjectKeyIdentifier))
     if (issuers.length === 0) continue
     const problems = issuers.map((ca) => crlIssuerProblem(crl, ca, policy))
-    if (!problems.includes(null)) throw new InvalidOptionError(`crls: CRL ${crl.crlNumber} of a configured CA does not verify: ${problems[0]!}`)
+    if (!problems.includes(null)) throw new InvalidOptionError(`crls: ${crlName(crl)} of a configured CA does not verify: ${problems[0]!}`)
   }
 
   // The anchors each load-verified CRL's signers chain to (RFC 5280 6.3.3 (f): a CRL counts for a
@@ -300,7 +300,7 @@ export function createRevocation (
     // A matching delta that cannot be used makes the pair unusable: its revocations would be lost.
     if (why !== null) return why
     // A newer delta whose base is not held: the complete CRL held is out of date, say so.
-    if (best === null && needsNewerBase !== null) return `${crlLabel(needsNewerBase)} applies to base CRL ${needsNewerBase.deltaBase!.toString(16)} or newer, but the complete CRL held is ${base.crlNumber}`
+    if (best === null && needsNewerBase !== null) return `${crlLabel(needsNewerBase)} applies to base CRL ${needsNewerBase.deltaBase!.toString(16)} or newer, but the complete CRL held is ${base.crlNumber ?? 'unnumbered'}`
     return best
   }
 

@@ -201,8 +201,9 @@ export interface ParsedCrl {
   readonly issuerKey: string
   readonly thisUpdate: number
   readonly nextUpdate: number
-  /** cRLNumber, lowercase hex (see crlNumberValue for comparisons). */
-  readonly crlNumber: string
+  /** cRLNumber, lowercase hex (see crlNumberValue for comparisons); null for a complete CRL without one. */
+  readonly crlNumber: string | null
+  /** cRLNumber as a number, -1 when absent (older than any numbered CRL; never a delta's base). */
   readonly crlNumberValue: bigint
   readonly authorityKeyIdentifier: Uint8Array | null
   /** Entries (read them with `findEntry`); size is the number of (issuer, serial) pairs listed. */
@@ -367,8 +368,11 @@ function * parseCrlUnchecked (der: Uint8Array): Generator<void, ParsedCrl> {
       throw new CrlError(`unsupported critical CRL extension ${ext.oid}`)
     }
   }
-  // RFC 5280 5.2.3 and 5.1.2.5: conforming CRL issuers MUST include both.
-  if (crlNumber === null) throw new CrlError('CRL without cRLNumber')
+  // RFC 5280 5.2.3 has issuers include cRLNumber, but 6.3.3 does not need it to use a complete CRL,
+  // and v1 CRLs (`openssl ca -gencrl` without a crlnumber file) have none: such a CRL is used, and
+  // can be no delta's base (5.2.4). A delta CRL is ordered by its number, so it must carry one.
+  if (crlNumber === null && deltaBase !== null) throw new CrlError('delta CRL without cRLNumber')
+  // RFC 5280 5.1.2.5: without nextUpdate nothing bounds how stale the CRL may be.
   if (nextUpdate === null) throw new CrlError('CRL without nextUpdate')
 
   let issuer: Rdns
@@ -522,7 +526,7 @@ function * parseCrlUnchecked (der: Uint8Array): Generator<void, ParsedCrl> {
     thisUpdate,
     nextUpdate,
     crlNumber,
-    crlNumberValue: BigInt('0x' + crlNumber),
+    crlNumberValue: crlNumber === null ? -1n : BigInt('0x' + crlNumber),
     authorityKeyIdentifier: aki,
     entries,
     idp,
@@ -635,10 +639,15 @@ export function loadCrls (input: CrlInput | readonly CrlInput[] | undefined): Pa
 
 export type CrlTimeProblem = { reason: 'not-yet-valid' | 'stale', message: string }
 
+/** How messages name a CRL: by its cRLNumber, or by thisUpdate when it has none. */
+export function crlName (crl: ParsedCrl): string {
+  return crl.crlNumber !== null ? `CRL ${crl.crlNumber}` : `CRL of ${new Date(crl.thisUpdate).toISOString()} (no cRLNumber)`
+}
+
 /** Whether a CRL may be relied on at time `t` (ms): null, or why not. */
 export function crlUsableAt (crl: ParsedCrl, t: number): CrlTimeProblem | null {
-  if (crl.thisUpdate > t) return { reason: 'not-yet-valid', message: `CRL ${crl.crlNumber} is not valid before ${new Date(crl.thisUpdate).toISOString()}` }
-  if (crl.nextUpdate < t) return { reason: 'stale', message: `CRL ${crl.crlNumber} was due to be replaced at ${new Date(crl.nextUpdate).toISOString()}` }
+  if (crl.thisUpdate > t) return { reason: 'not-yet-valid', message: `${crlName(crl)} is not valid before ${new Date(crl.thisUpdate).toISOString()}` }
+  if (crl.nextUpdate < t) return { reason: 'stale', message: `${crlName(crl)} was due to be replaced at ${new Date(crl.nextUpdate).toISOString()}` }
   return null
 }
 
