@@ -252,9 +252,18 @@ export interface VerifierOptions {
    * `crl-unusable`. `'ignore'`: it loads and keeps applying (its revocations still stand).
    * `onMissing: 'allow'` (default, ALB's meaning): a certificate whose issuer has no CRL here is not
    * revocation-checked. `'reject'`: every certificate of the path but the root must be covered by a
-   * usable CRL, else reason `revocation-unknown`.
+   * usable CRL, else reason `revocation-unknown`. `requireCrlNumber`: see below.
    */
-  crlPolicy?: { onExpired?: 'reject' | 'ignore', onMissing?: 'allow' | 'reject' }
+  crlPolicy?: {
+    onExpired?: 'reject' | 'ignore'
+    onMissing?: 'allow' | 'reject'
+    /**
+     * `true` (default): a CRL without cRLNumber (RFC 5280 5.2.3 MUST) makes loading throw. `false`:
+     * such a complete CRL is used (v1 CRLs, `openssl ca -gencrl` without a crlnumber file); it cannot
+     * be a delta CRL's base, and a delta CRL always needs a cRLNumber.
+     */
+    requireCrlNumber?: boolean
+  }
 }
 
 /** Trust material as a trust source hands it over (the `roots`, `intermediates` and `crls` options). */

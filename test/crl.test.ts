@@ -41,8 +41,11 @@ test('the same serial on a CRL of another issuer does not revoke', async () => {
 test('CRLs that cannot be trusted are refused when loaded', async () => {
   const forged = await createCrl({ issuer: signer(p.root), corruptSignature: true })
   assert.throws(() => createVerifier({ roots: p.root.pem, crls: forged.pem }), { code: 'FST_MTLS_INVALID_OPTION', message: /does not verify/ })
+  const noNumber = await createCrl({ issuer: signer(p.intermediate), crlNumber: null })
+  assert.throws(() => createVerifier({ roots: p.root.pem, crls: noNumber.pem }), { code: 'FST_MTLS_INVALID_OPTION', message: /has no cRLNumber .*requireCrlNumber: false/ })
+  assert.throws(() => createVerifier({ roots: p.root.pem, crls: noNumber.pem, crlPolicy: { requireCrlNumber: 'no' as unknown as boolean } }), /requireCrlNumber\?: boolean/)
   const unnumberedDelta = await createCrl({ issuer: signer(p.intermediate), crlNumber: null, deltaBase: 1 })
-  assert.throws(() => createVerifier({ roots: p.root.pem, crls: unnumberedDelta.pem }), /delta CRL without cRLNumber/)
+  assert.throws(() => createVerifier({ roots: p.root.pem, crls: unnumberedDelta.pem, crlPolicy: { requireCrlNumber: false } }), /delta CRL without cRLNumber/)
   const noNext = await createCrl({ issuer: signer(p.intermediate), nextUpdate: null })
   assert.throws(() => createVerifier({ roots: p.root.pem, crls: noNext.pem }), /without nextUpdate/)
   // A delta CRL loads (issue 13); a deltaCRLIndicator that is not critical does not.
@@ -59,16 +62,16 @@ test('CRLs that cannot be trusted are refused when loaded', async () => {
   assert.equal(reasonOf(v.verifySync(header(leaf, noCrlSign))), 'FST_MTLS_CERT_INVALID:crl-unusable')
 })
 
-test('a v1 CRL (no extensions, no cRLNumber: `openssl ca -gencrl` without a crlnumber file) is used', async () => {
+test('requireCrlNumber: false uses a v1 CRL (no extensions, no cRLNumber: `openssl ca -gencrl` without a crlnumber file)', async () => {
   const v1 = await createCrl({ issuer: signer(p.intermediate), crlNumber: null, authorityKeyIdentifier: false, revoked: [{ serialNumber: p.leaf.serialNumber }] })
   const tbs = children(readOne(v1.der).value)[0]!
   assert.equal(children(tbs.value)[0]!.tag, 0x30, 'no version field: TBSCertList starts with the AlgorithmIdentifier')
   assert.equal(parseCrl(v1.der).crlNumber, null)
-  const v = createVerifier({ roots: p.root.pem, crls: v1.pem, crlPolicy: { onMissing: 'reject' } })
+  const v = createVerifier({ roots: p.root.pem, crls: v1.pem, crlPolicy: { onMissing: 'reject', requireCrlNumber: false } })
   assert.equal(reasonOf(v.verifySync(header(p.leaf, p.intermediate))), 'FST_MTLS_CERT_INVALID:revoked')
   // onMissing 'reject' also needs the root's CRL for the intermediate: a v2 CRL without cRLNumber.
   const rootCrl = await createCrl({ issuer: signer(p.root), crlNumber: null })
-  const both = createVerifier({ roots: p.root.pem, crls: [v1.pem, rootCrl.pem], crlPolicy: { onMissing: 'reject' } })
+  const both = createVerifier({ roots: p.root.pem, crls: [v1.pem, rootCrl.pem], crlPolicy: { onMissing: 'reject', requireCrlNumber: false } })
   assert.equal(reasonOf(both.verifySync(header(other, p.intermediate))), 'ok')
   assert.equal(reasonOf(both.verifySync(header(p.leaf, p.intermediate))), 'FST_MTLS_CERT_INVALID:revoked')
 })
@@ -76,7 +79,7 @@ test('a v1 CRL (no extensions, no cRLNumber: `openssl ca -gencrl` without a crln
 test('a delta CRL cannot build on a complete CRL without cRLNumber (RFC 5280 5.2.4): the pair is unusable', async () => {
   const base = await createCrl({ issuer: signer(p.intermediate), crlNumber: null })
   const delta = await createCrl({ issuer: signer(p.intermediate), crlNumber: 2, deltaBase: 1 })
-  const r = createVerifier({ roots: p.root.pem, crls: [base.pem, delta.pem] }).verifySync(header(other, p.intermediate))
+  const r = createVerifier({ roots: p.root.pem, crls: [base.pem, delta.pem], crlPolicy: { requireCrlNumber: false } }).verifySync(header(other, p.intermediate))
   assert.equal(reasonOf(r), 'FST_MTLS_CERT_INVALID:crl-unusable')
   assert.match(r.ok ? '' : r.message, /complete CRL held is unnumbered/)
 })

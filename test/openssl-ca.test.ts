@@ -4,7 +4,8 @@
  * RSA-PSS keys. Nothing here comes from the project's certificate factory, so it checks the
  * reader and the verifier against another producer's encodings. The verdicts must agree with
  * `openssl verify -x509_strict -crl_check_all -extended_crl` in both ALB modes, including CRLs
- * without cRLNumber (what `openssl ca -gencrl` writes when the config names no crlnumber file),
+ * without cRLNumber (what `openssl ca -gencrl` writes when the config names no crlnumber file;
+ * refused by default, used with `crlPolicy: { requireCrlNumber: false }`),
  * entries with reason codes, invalidity dates and certificateHold, and a partitioned CRL
  * (issuingDistributionPoint). Skipped when the openssl binary is absent.
  */
@@ -154,7 +155,12 @@ for (const type of Object.keys(KEYS) as KeyType[]) {
     const seen: string[] = []
     for (const [set, files] of Object.entries(CRL_SETS)) {
       const crls = files.map(read)
-      const options = { roots: read('root.pem'), crls, crlPolicy: { onMissing: 'reject' as const } }
+      const unnumbered = set.startsWith('no cRLNumber')
+      if (unnumbered) {
+        // Refused by default (RFC 5280 5.2.3 MUST), with the setting that accepts it in the message.
+        assert.throws(() => createVerifier({ roots: read('root.pem'), crls }), /has no cRLNumber.*requireCrlNumber: false/)
+      }
+      const options = { roots: read('root.pem'), crls, crlPolicy: { onMissing: 'reject' as const, requireCrlNumber: !unnumbered } }
       const passthrough = createVerifier(options)
       const verify = createAlbVerifyVerifier({ ...options, intermediates: read('int.pem') })
       for (const leaf of Object.keys(LEAVES) as LeafName[]) {

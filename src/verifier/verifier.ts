@@ -89,18 +89,27 @@ function ekuOption (value: VerifierOptions['extendedKeyUsage'], allowAny: boolea
   return oids
 }
 
-function crlPolicyOption (value: VerifierOptions['crlPolicy']): { onExpired: 'reject' | 'ignore', onMissing: 'allow' | 'reject' } {
-  if (value === undefined) return { onExpired: 'reject', onMissing: 'allow' }
+interface CrlPolicy { onExpired: 'reject' | 'ignore', onMissing: 'allow' | 'reject', requireCrlNumber: boolean }
+
+function crlPolicyOption (value: VerifierOptions['crlPolicy']): CrlPolicy {
+  if (value === undefined) return { onExpired: 'reject', onMissing: 'allow', requireCrlNumber: true }
   if (value === null || typeof value !== 'object' || (value.onExpired !== undefined && value.onExpired !== 'reject' && value.onExpired !== 'ignore') ||
-    (value.onMissing !== undefined && value.onMissing !== 'allow' && value.onMissing !== 'reject')) {
-    throw new InvalidOptionError("crlPolicy must be { onExpired?: 'reject' | 'ignore', onMissing?: 'allow' | 'reject' }")
+    (value.onMissing !== undefined && value.onMissing !== 'allow' && value.onMissing !== 'reject') ||
+    (value.requireCrlNumber !== undefined && typeof value.requireCrlNumber !== 'boolean')) {
+    throw new InvalidOptionError("crlPolicy must be { onExpired?: 'reject' | 'ignore', onMissing?: 'allow' | 'reject', requireCrlNumber?: boolean }")
   }
-  return { onExpired: value.onExpired ?? 'reject', onMissing: value.onMissing ?? 'allow' }
+  return { onExpired: value.onExpired ?? 'reject', onMissing: value.onMissing ?? 'allow', requireCrlNumber: value.requireCrlNumber ?? true }
 }
 
 /** A CRL that cannot be used now is a configuration error, said at load time rather than per request. */
-function rejectUnusableCrls (crls: readonly ParsedCrl[], now: number, onExpired: 'reject' | 'ignore'): void {
+function rejectUnusableCrls (crls: readonly ParsedCrl[], now: number, { onExpired, requireCrlNumber }: CrlPolicy): void {
   for (const crl of crls) {
+    // RFC 5280 5.2.3: conforming issuers MUST include cRLNumber (x509-limbo crl::crlnumber-missing).
+    // 6.3.3 can use a complete CRL without it, so an operator whose CA omits it may opt in.
+    if (crl.crlNumber === null && requireCrlNumber) {
+      throw new InvalidOptionError(`crls: ${crlName(crl)} of ${formatName(crl.issuer)} has no cRLNumber (RFC 5280 5.2.3); ` +
+        'for a CA that omits it (v1 CRLs, openssl ca -gencrl without a crlnumber file) set crlPolicy: { requireCrlNumber: false }')
+    }
     const problem = crlUsableAt(crl, now)
     if (problem === null || (problem.reason === 'stale' && onExpired === 'ignore')) continue
     const issuer = formatName(crl.issuer)
@@ -141,10 +150,11 @@ export function resolveSettings (options: VerifierOptions, rootsOptional = false
     allowSha1: options.allowSha1 === true
   }
   const policies = resolvePolicyOptions(options.policies)
-  const { onExpired, onMissing } = crlPolicyOption(options.crlPolicy)
+  const crlPolicy = crlPolicyOption(options.crlPolicy)
+  const { onExpired, onMissing } = crlPolicy
   const now = options.now ?? (() => new Date())
   const { crls, certificates: crlCertificates } = loadCrlMaterial(options.crls)
-  rejectUnusableCrls(crls, now().getTime(), onExpired)
+  rejectUnusableCrls(crls, now().getTime(), crlPolicy)
   return {
     policy,
     // CRLs of configured roots are verified at load; the others when a path needs them (RFC 5280 6.3).

@@ -89,4 +89,7 @@ if (result.ok) {
 await app.register(mtlsPassthrough, { roots: 'pem', crls: ['crl'], crlPolicy: { onMissing: 'reject', onExpired: 'ignore' } })
 // @ts-expect-error onMissing is 'allow' or 'reject'
 await app.register(mtlsPassthrough, { roots: 'pem', crlPolicy: { onMissing: 'ignore' } })
+await app.register(mtlsPassthrough, { roots: 'pem', crls: ['crl'], crlPolicy: { requireCrlNumber: false } })
+// @ts-expect-error requireCrlNumber is a boolean
+await app.register(mtlsPassthrough, { roots: 'pem', crlPolicy: { requireCrlNumber: 'no' } })
 expectType<true>(true as ('revocation-unknown' extends (VerifyResult & { ok: false })['reason'] ? true : false))

@@ -369,8 +369,9 @@ function * parseCrlUnchecked (der: Uint8Array): Generator<void, ParsedCrl> {
     }
   }
   // RFC 5280 5.2.3 has issuers include cRLNumber, but 6.3.3 does not need it to use a complete CRL,
-  // and v1 CRLs (`openssl ca -gencrl` without a crlnumber file) have none: such a CRL is used, and
-  // can be no delta's base (5.2.4). A delta CRL is ordered by its number, so it must carry one.
+  // and v1 CRLs (`openssl ca -gencrl` without a crlnumber file) have none. Whether one is required
+  // is the verifier's setting (crlPolicy.requireCrlNumber); such a CRL can be no delta's base
+  // (5.2.4). A delta CRL is ordered by its number, so it must carry one.
   if (crlNumber === null && deltaBase !== null) throw new CrlError('delta CRL without cRLNumber')
   // RFC 5280 5.1.2.5: without nextUpdate nothing bounds how stale the CRL may be.
   if (nextUpdate === null) throw new CrlError('CRL without nextUpdate')
