@@ -33,6 +33,12 @@ const DIFFERENCES: Record<string, { ours: 'accept' | 'reject', openssl: 'accept'
   'delta CRL revokes what the base does not': { ours: 'reject', openssl: 'accept', why: DELTA_WITHOUT_FRESHEST },
   'delta CRL lifts a hold (removeFromCRL)': { ours: 'accept', openssl: 'reject', why: DELTA_WITHOUT_FRESHEST },
   'delta CRL for a newer base than the one held': { ours: 'reject', openssl: 'accept', why: DELTA_WITHOUT_FRESHEST },
+  "indirect CRL issuer outside its CA's name constraints": {
+    ours: 'reject',
+    openssl: 'accept',
+    why: 'RFC 5280 6.3.3 (f) needs a valid path for the CRL issuer, and `openssl verify` of that issuer alone fails with ' +
+      '"permitted subtree violation"; OpenSSL still uses its CRL when it checks the leaf'
+  },
   'advertised delta CRL for a newer base than the one held': {
     ours: 'reject',
     openssl: 'accept',

@@ -100,6 +100,23 @@ export async function revocationScenarios (): Promise<Scenario[]> {
   add('indirect CRL lists the serial under another issuer', delegated, [await indirect([{ serialNumber: delegated.serialNumber, certificateIssuer: 'CN=Someone Else' }])], 'ok', [intermediate, indirectIssuer])
   add('cRLIssuer\'s CRL that is not indirect', delegated, [await crlOf(indirectIssuer)], 'crl-unusable', [intermediate, indirectIssuer])
 
+  // RFC 5280 6.3.3 (f) validates the CRL issuer's path like any other: name constraints included. The
+  // CA permits O=Users below it, so an indirect CRL issuer it certifies as O=Elsewhere is not valid.
+  const constrained = await p.issue({ subject: 'CN=Users CA', ca: true, nameConstraints: { permitted: { dirName: ['O=Users'] } } }, root)
+  const outsideIssuer = await createCertificate({
+    subject: 'CN=Revoker,O=Elsewhere', key: await generateKeyPair('p-256'), issuer: signer(constrained), keyUsage: ['cRLSign'], extendedKeyUsage: false
+  }).then((c) => ({ ...c, key: c.spec.key }))
+  const insideIssuer = await createCertificate({
+    subject: 'CN=Revoker,O=Users', key: await generateKeyPair('p-256'), issuer: signer(constrained), keyUsage: ['cRLSign'], extendedKeyUsage: false
+  }).then((c) => ({ ...c, key: c.spec.key }))
+  const usersCaCrl = await crlOf(constrained)
+  for (const [what, crlIssuer, verdict] of [['outside', outsideIssuer, 'crl-unusable'], ['inside', insideIssuer, 'ok']] as const) {
+    const user = await leaf('user,O=Users', { extensions: [crlDistributionPoints([{ crlIssuer: crlIssuer.subject }])] }, constrained)
+    const crl = await crlOf(crlIssuer, [], { issuingDistributionPoint: { indirectCRL: true } })
+    // The CA's own CRL establishes the CRL issuer's status; it does not cover the leaf (cRLIssuer).
+    add(`indirect CRL issuer ${what} its CA's name constraints`, user, [crl, usersCaCrl], verdict, [constrained, crlIssuer])
+  }
+
   // Delta CRLs combined with their base.
   const base = await crlOf(intermediate, [{ serialNumber: plain.serialNumber, reason: CrlReason.certificateHold }], { crlNumber: 10 })
   const emptyBase = await crlOf(intermediate, [], { crlNumber: 10 })

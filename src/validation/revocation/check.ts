@@ -27,6 +27,7 @@ import { KeyUsage, type ParsedCertificate } from '../../x509/parse.js'
 import { checkSignature, publicKeyOf, type AlgorithmPolicy } from '../signature.js'
 import { InvalidOptionError } from '../../errors.js'
 import { crlName, crlUsableAt, findEntry, keyIdentifiersAgree, REASON_NAMES, type ParsedCrl } from './crl.js'
+import { checkNameConstraints } from '../name-constraints.js'
 import { ALL_REASONS, distributionPointsOf, intersects, type DistributionPoint } from './scope.js'
 
 /** Signature verifications (certificates and CRLs, not cached) one validation may spend on revocation. */
@@ -256,6 +257,10 @@ export function createRevocation (
       if (common !== null) { why = `CRL signer ${signer.serialNumber}: ${common.message}`; continue }
       const chain = chainToAnchor(run, [signer])
       if (typeof chain === 'string') { why = `CRL signer ${signer.serialNumber}: ${chain}`; continue }
+      // The signer's path is validated as 6.1 would (6.3.3 (f)), so the name constraints of the CAs
+      // on it apply to the signer (bounded like any path's: COMPARISON_BUDGET).
+      const outside = checkNameConstraints(chain)
+      if (outside !== null) { why = `CRL signer ${signer.serialNumber}: ${outside}`; continue }
       // The signer's own status, and that of the CAs linking it to the anchor (not on the main path).
       const statusProblem = chainStatus(run, chain, above)
       if (statusProblem !== null) { why = `CRL signer ${signer.serialNumber}: ${statusProblem}`; continue }
