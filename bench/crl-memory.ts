@@ -9,7 +9,9 @@
  * - `verifier`: `createVerifier({ roots, crls: [der] })`, parse + signature check + index;
  * - `reload`: an S3 trust store (its fetcher answering from memory) feeds a running verifier, as
  *   the plugin wires them, and the next poll brings the large CRL: the longest event-loop stall
- *   while the reload runs (requests are served meanwhile with the old material).
+ *   while the reload runs (requests are served meanwhile with the old material);
+ * - `files`: `verifier.reload(await loadTrustStore(dir))` on a running verifier, the file-based
+ *   rotation recipe (docs/operations.md), with the large CRL in the directory.
  *
  * Each prints the peak RSS over the baseline (VmHWM, reset through /proc/self/clear_refs), what the
  * heap and array buffers keep after GC, the ratio of the peak to the CRL's DER size, the time, and
@@ -18,7 +20,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -28,8 +30,8 @@ import { meter } from './s3-crl.js'
 import { buildCrl, crlPem as pem } from './large-crl.js'
 
 const MiB = 1024 * 1024
-export type CrlBenchMode = 'der' | 'pem' | 'verifier' | 'reload'
-export const CRL_BENCH_MODES: readonly CrlBenchMode[] = ['der', 'pem', 'verifier', 'reload']
+export type CrlBenchMode = 'der' | 'pem' | 'verifier' | 'reload' | 'files'
+export const CRL_BENCH_MODES: readonly CrlBenchMode[] = ['der', 'pem', 'verifier', 'reload', 'files']
 
 export interface CrlPhase {
   mode: CrlBenchMode
@@ -139,6 +141,12 @@ async function child ({ mode, dir }: ChildArgs): Promise<CrlPhase & { peakMethod
     const r = v.verifySync(header)
     revokedFound = !r.ok && r.reason === 'revoked'
     keep = v
+  } else if (mode === 'files') {
+    const { loadTrustStore } = await import('../src/trust/load-trust-store.js')
+    verifier.reload(await loadTrustStore(join(dir, 'store')))
+    const r = verifier.verifySync(header)
+    revokedFound = !r.ok && r.reason === 'revoked'
+    keep = verifier
   } else {
     round = 1
     const outcome = await store!.refresh()
@@ -192,6 +200,9 @@ export async function runCrlMemory (entries: number, modes: readonly CrlBenchMod
   try {
     writeFileSync(join(dir, 'large.crl'), der)
     writeFileSync(join(dir, 'large.crl.pem'), text)
+    mkdirSync(join(dir, 'store'))
+    writeFileSync(join(dir, 'store', 'ca-bundle.pem'), pki.root.pem + pki.intermediate.pem)
+    writeFileSync(join(dir, 'store', 'issuing-ca.crl'), der)
     const smallCrl = (await createCrl({ issuer: { certificate: pki.intermediate, key: pki.intermediate.key } })).pem
     writeFileSync(join(dir, 'fixture.json'), JSON.stringify({ root: pki.root.pem, intermediate: pki.intermediate.pem, leaf: revoked.pem, smallCrl }))
     const phases: Array<CrlPhase & { peakMethod: 'VmHWM' | 'sampled' }> = []

@@ -130,14 +130,15 @@ if (want('s3')) {
 if (want('crl')) {
   // Issue 16: ALB allows 500,000 revocations in all; loading them costs a small multiple of the
   // CRL's size, and an S3 reload does not stall the requests served meanwhile.
-  const crl = await runCrlMemory(quick ? 20_000 : 500_000, quick ? ['der', 'reload'] : undefined)
+  const crl = await runCrlMemory(quick ? 20_000 : 500_000, quick ? ['der', 'reload', 'files'] : undefined)
   report.crlMemory = crl
   const mib = (n: number): string => `${n.toFixed(1)} MiB`
   const what: Record<string, string> = {
     der: 'loadCrlMaterial(DER)',
     pem: 'loadCrlMaterial(PEM text)',
     verifier: 'createVerifier({ crls: [DER] })',
-    reload: 'S3 trust store reload of a running verifier'
+    reload: 'S3 trust store reload of a running verifier',
+    files: 'reload(await loadTrustStore(dir)) of a running verifier'
   }
   console.log(`\nCRL of ${crl.entries.toLocaleString('en')} entries, ${mib(crl.derBytes / 1048576)} DER (${mib(crl.pemBytes / 1048576)} PEM), peak RSS by ${crl.peakMethod}:`)
   console.log(table(['load', 'peak extra RSS', 'x DER size', 'kept after GC (heap + buffers)', 'time', 'longest event-loop stall'],

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance } from 'fastify'
 import mtls, { createAlbVerifyVerifier, createVerifier, loadTrustStore, readAlbVerifyHeaders, type MtlsPluginOptions, type VerifyResult } from '../src/index.js'
+import { loadCrls } from '../src/validation/crl.js'
 import { createCrl, createTestPki, toAlbHeader, type Issued, type IssuedCrl, type TestPki } from '../src/testing/index.js'
 
 const DAY = 86400_000
@@ -179,6 +180,27 @@ test('reload under concurrent requests: every verdict comes entirely from the ol
   for (const r of reasons.filter((x) => x.includes('revoked:'))) assert.match(r, /:(revoked|untrusted)$/)
   // Both generations decided some requests.
   assert.ok(reasons.some((r) => r === 'p good:untrusted'), 'some requests ran under q')
+})
+
+test('loadTrustStore hands over its CRLs parsed (in event-loop slices); an unreadable one is still refused by the verifier', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'trust-store-'))
+  try {
+    writeFileSync(join(dir, 'ca-bundle.pem'), p.root.pem + p.intermediate.pem)
+    writeFileSync(join(dir, 'intermediate.crl'), (await crlOf(p.intermediate, [revokedLeaf.serialNumber])).der)
+    const store = await loadTrustStore(dir)
+    // Prepared: the verifier takes the parsed CRL for this very buffer, the same object each time
+    // (a CRL given as bytes the loader did not prepare is copied and parsed anew on every load).
+    assert.equal(loadCrls(store.crls)[0], loadCrls(store.crls)[0])
+    const copy = new Uint8Array(store.crls[0]!)
+    assert.notEqual(loadCrls([copy])[0], loadCrls([copy])[0])
+    assert.equal(reason(createVerifier({ ...store }).verifySync(chain(revokedLeaf))), 'revoked')
+
+    writeFileSync(join(dir, 'broken.crl'), Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01]))
+    const broken = await loadTrustStore(dir)
+    assert.throws(() => createVerifier({ ...broken }), { code: 'FST_MTLS_INVALID_OPTION', message: /crls\[0\]: unusable CRL/ })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 test('loadTrustStore reads ALB trust-store files from a directory, and reload follows the files', async () => {

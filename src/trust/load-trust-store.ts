@@ -2,7 +2,8 @@
  * load-trust-store: reads the files an ALB trust store is made of (PEM CA bundles, `#` comment lines
  * allowed, and CRL files, PEM or DER) from files or directories, so the app loads exactly what the
  * load balancer uses and can `reload` when a deploy pipeline or an S3 sync refreshes them.
- * It sorts and classifies; checking the material (signatures, CRL freshness) is done by
+ * It sorts and classifies, and prepares the CRLs in slices that leave the event loop free
+ * (prepare-crls.ts); checking the material (signatures, CRL freshness) is done by
  * `createVerifier`/`reload`, which refuse bad material as a whole.
  */
 import { readdir, readFile, stat } from 'node:fs/promises'
@@ -10,6 +11,7 @@ import { extname, join } from 'node:path'
 import { parseCertificate, type ParsedCertificate } from '../x509/parse.js'
 import { checkSignature, publicKeyOf } from '../validation/signature.js'
 import { InvalidOptionError } from '../errors.js'
+import { prepareCrlFor } from './prepare-crls.js'
 
 /** Trust material as read from files: pass it to `reload` or spread it into the options. */
 export interface LoadedTrustStore {
@@ -17,7 +19,7 @@ export interface LoadedTrustStore {
   roots: Uint8Array[]
   /** The other CA certificates: path-building helpers, not trust anchors. DER. */
   intermediates: Uint8Array[]
-  /** CRLs, DER. */
+  /** CRLs, DER, already parsed for the verifier (hand these buffers over unchanged). */
   crls: Uint8Array[]
   /** The files read, in order. */
   files: string[]
@@ -99,9 +101,12 @@ export async function loadTrustStore (paths: string | readonly string[], options
   const out: LoadedTrustStore = { roots: [], intermediates: [], crls: [], files: [] }
   const seen = new Set<string>()
   const certificates: Array<{ der: Uint8Array, file: string }> = []
+  const cas: ParsedCertificate[] = []
   for (const path of list) {
     for (const file of await filesOf(path)) {
-      const bytes = new Uint8Array(await io(file, async () => await readFile(file)))
+      // A view, not a copy: copying a 26 MB CRL alone stalls the event loop for ~100 ms here.
+      const read = await io(file, async () => await readFile(file))
+      const bytes = new Uint8Array(read.buffer, read.byteOffset, read.byteLength)
       out.files.push(file)
       if (bytes[0] === 0x30) {
         if (extname(file).toLowerCase() === '.crl') out.crls.push(bytes)
@@ -124,9 +129,19 @@ export async function loadTrustStore (paths: string | readonly string[], options
     }
     if (seen.has(cert.fingerprint256)) continue
     seen.add(cert.fingerprint256)
+    cas.push(cert)
     if (options.trustIntermediates === true || selfSigned(cert)) out.roots.push(der)
     else out.intermediates.push(der)
   }
   if (out.roots.length === 0) throw new InvalidOptionError(`loadTrustStore: no root (self-signed) certificate in ${list.join(', ')}`)
+  // A reload with a 500,000-entry CRL would otherwise index it in one go (most of a second without
+  // serving a request); the buffers returned are the ones prepared, so the verifier takes them parsed.
+  for (const der of out.crls) {
+    try {
+      await prepareCrlFor(der, cas)
+    } catch {
+      // Unreadable: createVerifier/reload refuses it, naming it, as for CRLs given directly.
+    }
+  }
   return out
 }

@@ -14,8 +14,7 @@
  * `@aws-sdk/client-s3` is an optional peer dependency, imported only here (s3-client.ts).
  */
 import { parseCertificate } from '../x509/parse.js'
-import { keyIdentifiersAgree, prepareCrl } from '../validation/crl.js'
-import { preverifySignature, publicKeyOf, type AlgorithmPolicy } from '../validation/signature.js'
+import { prepareCrlFor } from './prepare-crls.js'
 import { TrustSourceError, InvalidOptionError } from '../errors.js'
 import type { SourcedTrustMaterial, TrustSource, TrustSourceLog } from '../types.js'
 import { createSdkFetcher, S3FetchError, type ObjectFetcher, type S3ConnectionOptions, type S3FaultKind, type S3ObjectRef } from './s3-client.js'
@@ -117,8 +116,6 @@ export interface LoadedS3Material extends SourcedTrustMaterial {
 }
 
 const DEFAULTS = { pollInterval: 60_000, jitter: 0.2, maxStaleness: 3_600_000, requestTimeout: 30_000, maxObjectBytes: 64 * 1024 * 1024 }
-/** Key import for pre-verification only: the verifier applies its own algorithm policy when it checks. */
-const ANY_ALGORITHM: AlgorithmPolicy = { minRsaKeyBits: 0, allowSha1: true }
 /** ALB: at most 30 CRL files per trust store (revocation entries). */
 const MAX_CRLS = 30
 
@@ -318,16 +315,10 @@ export async function createS3TrustStore (options: S3TrustStoreOptions): Promise
       for (const [object, got] of fetched) {
         if (object.role !== 'crl') continue
         for (const der of got.items) {
-          let crl
           try {
-            crl = await prepareCrl(der)
+            await prepareCrlFor(der, cas)
           } catch (err) {
             throw new MaterialError(`${object.uri}: unusable CRL (${(err as Error).message})`)
-          }
-          for (const ca of cas) {
-            if (ca.subjectKey !== crl.issuerKey || !keyIdentifiersAgree(crl, ca)) continue
-            const key = publicKeyOf(ca, ANY_ALGORITHM)
-            if (!('reason' in key)) await preverifySignature(crl, key)
           }
         }
       }
