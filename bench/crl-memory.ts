@@ -11,7 +11,7 @@
  *   the plugin wires them, and the next poll brings the large CRL: the longest event-loop stall
  *   while the reload runs (requests are served meanwhile with the old material);
  * - `files`: `verifier.reload(await loadTrustStore(dir))` on a running verifier, the file-based
- *   rotation recipe (docs/operations.md), with the large CRL in the directory.
+ *   rotation recipe (docs/operations.md), with the large CRL in the directory as a PEM file.
  *
  * Each prints the peak RSS over the baseline (VmHWM, reset through /proc/self/clear_refs), what the
  * heap and array buffers keep after GC, the ratio of the peak to the CRL's DER size, the time, and
@@ -202,7 +202,7 @@ export async function runCrlMemory (entries: number, modes: readonly CrlBenchMod
     writeFileSync(join(dir, 'large.crl.pem'), text)
     mkdirSync(join(dir, 'store'))
     writeFileSync(join(dir, 'store', 'ca-bundle.pem'), pki.root.pem + pki.intermediate.pem)
-    writeFileSync(join(dir, 'store', 'issuing-ca.crl'), der)
+    writeFileSync(join(dir, 'store', 'issuing-ca.crl'), text) // PEM: the costlier form to read
     const smallCrl = (await createCrl({ issuer: { certificate: pki.intermediate, key: pki.intermediate.key } })).pem
     writeFileSync(join(dir, 'fixture.json'), JSON.stringify({ root: pki.root.pem, intermediate: pki.intermediate.pem, leaf: revoked.pem, smallCrl }))
     const phases: Array<CrlPhase & { peakMethod: 'VmHWM' | 'sampled' }> = []

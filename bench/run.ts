@@ -138,7 +138,7 @@ if (want('crl')) {
     pem: 'loadCrlMaterial(PEM text)',
     verifier: 'createVerifier({ crls: [DER] })',
     reload: 'S3 trust store reload of a running verifier',
-    files: 'reload(await loadTrustStore(dir)) of a running verifier'
+    files: 'reload(await loadTrustStore(dir)) of a running verifier (PEM file)'
   }
   console.log(`\nCRL of ${crl.entries.toLocaleString('en')} entries, ${mib(crl.derBytes / 1048576)} DER (${mib(crl.pemBytes / 1048576)} PEM), peak RSS by ${crl.peakMethod}:`)
   console.log(table(['load', 'peak extra RSS', 'x DER size', 'kept after GC (heap + buffers)', 'time', 'longest event-loop stall'],

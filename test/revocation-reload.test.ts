@@ -203,6 +203,36 @@ test('loadTrustStore hands over its CRLs parsed (in event-loop slices); an unrea
   }
 })
 
+test('loadTrustStore streams large CRL files (PEM or DER) and still reads a large mixed bundle', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'trust-store-'))
+  try {
+    assert.ok(bigCrl.pem.length > 1024 * 1024, 'the CRL file takes the streaming path (1 MiB and more)')
+    writeFileSync(join(dir, 'ca-bundle.pem'), p.root.pem + p.intermediate.pem)
+    writeFileSync(join(dir, 'big.crl'), `# issuing CA, 100,000 entries\n${bigCrl.pem}`)
+    for (const store of [await loadTrustStore(dir), await loadTrustStore([join(dir, 'ca-bundle.pem'), join(dir, 'big.crl')])]) {
+      assert.equal(store.crls.length, 1)
+      assert.deepEqual(new Uint8Array(store.crls[0]!), new Uint8Array(bigCrl.der))
+      assert.equal(loadCrls(store.crls)[0], loadCrls(store.crls)[0]) // prepared
+      const v = createVerifier({ ...store })
+      assert.equal(reason(v.verifySync(chain(bigRevoked))), 'revoked')
+      assert.equal(reason(v.verifySync(chain(p.leaf))), 'ok')
+    }
+    writeFileSync(join(dir, 'big.crl'), bigCrl.der)
+    assert.equal(reason(createVerifier({ ...await loadTrustStore(dir) }).verifySync(chain(bigRevoked))), 'revoked')
+    // One large file with the CA certificates and the CRL: read whole, as any bundle.
+    rmSync(join(dir, 'big.crl'))
+    writeFileSync(join(dir, 'ca-bundle.pem'), p.root.pem + p.intermediate.pem + bigCrl.pem)
+    const mixed = await loadTrustStore(dir)
+    assert.equal(mixed.roots.length + mixed.intermediates.length + mixed.crls.length, 3)
+    assert.equal(reason(createVerifier({ ...mixed }).verifySync(chain(bigRevoked))), 'revoked')
+    // A large file with a stray line is still refused by name.
+    writeFileSync(join(dir, 'ca-bundle.pem'), p.root.pem + bigCrl.pem + 'stray\n')
+    await assert.rejects(loadTrustStore(dir), { code: 'FST_MTLS_INVALID_OPTION', message: /ca-bundle.pem: text outside PEM blocks: "stray"/ })
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test('loadTrustStore reads ALB trust-store files from a directory, and reload follows the files', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'trust-store-'))
   try {

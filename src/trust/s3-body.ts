@@ -1,5 +1,6 @@
 /**
- * s3-body: reads an S3 object body into memory with a bounded footprint.
+ * s3-body: reads an S3 object body (or a large CRL file, for loadTrustStore) into memory with a
+ * bounded footprint.
  *
  * A CRL object may be 50 MB (ALB's limit per CRL file) in PEM (RFC 7468 section 5, label
  * `X509 CRL`) or DER. The naive way (collect chunks, concatenate, decode to a string, strip the

@@ -20,6 +20,7 @@ import { directoryName } from '../../x509/general-names.js'
 import { parseCertificate, type ParsedCertificate } from '../../x509/parse.js'
 import { parseIssuingDistributionPoint, type IssuingDistributionPoint } from './scope.js'
 import type { CrlInput } from '../../types.js'
+import { readPemBlocks, type PemBlock } from '../../x509/pem.js'
 import { InvalidOptionError } from '../../errors.js'
 
 const CRL_OID = {
@@ -539,40 +540,17 @@ function * parseCrlUnchecked (der: Uint8Array): Generator<void, ParsedCrl> {
   }
 }
 
-const PEM_BLOCK = /-----BEGIN (X509 CRL|CERTIFICATE)-----([A-Za-z0-9+/=\s]*)-----END \1-----/g
-
-/**
- * The PEM blocks of `text`, each base64-decoded straight from the text: no whitespace-stripped copy
- * of the body, no copy of the whole text unless it has `#` comment lines to drop.
- */
-function pemBlocks (text: string, what: string): Array<{ label: string, der: Uint8Array }> {
-  const source = text.includes('#') ? text.split(/\r?\n/).filter((line) => !line.trimStart().startsWith('#')).join('\n') : text
-  const out: Array<{ label: string, der: Uint8Array }> = []
-  let last = 0
-  const outside = (from: number, to: number): void => {
-    if (source.slice(from, to).trim() !== '') throw new InvalidOptionError(`${what}: text outside "X509 CRL" PEM blocks`)
+/** The `X509 CRL` and `CERTIFICATE` blocks of a `crls` PEM text (x509/pem.ts reads them). */
+function pemBlocks (text: string, what: string): PemBlock[] {
+  let read
+  try {
+    read = readPemBlocks(text)
+  } catch (err) {
+    throw new InvalidOptionError(`${what}: ${(err as Error).message}`)
   }
-  for (const m of source.matchAll(PEM_BLOCK)) {
-    outside(last, m.index)
-    last = m.index + m[0].length
-    const body = m[2]!
-    // RFC 7468 section 3: base64 in quanta of 4 characters; whitespace between them is ignored,
-    // as Buffer.from(..., 'base64') does.
-    let chars = 0
-    let unusual = false
-    for (let i = 0; i < body.length; i++) {
-      const c = body.charCodeAt(i)
-      if (c >= 0x80) unusual = true
-      else if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d && c !== 0x0b && c !== 0x0c) chars++
-    }
-    // Other Unicode whitespace (the block pattern's \s): stripped first, as a regular expression sees it.
-    const base64 = unusual ? body.replace(/\s+/g, '') : body
-    if (unusual) chars = base64.length
-    if (chars === 0 || chars % 4 !== 0) throw new InvalidOptionError(`${what}: a ${m[1]!} PEM block is not valid base64`)
-    out.push({ label: m[1]!, der: Buffer.from(base64, 'base64') })
-  }
-  outside(last, source.length)
-  return out
+  const other = read.blocks.find((b) => b.label !== 'X509 CRL' && b.label !== 'CERTIFICATE')
+  if (read.stray !== null || other !== undefined) throw new InvalidOptionError(`${what}: text outside "X509 CRL" PEM blocks`)
+  return read.blocks
 }
 
 /** CRLs and the certificates that came with them (separate CRL signers, rolled-over CA keys). */
