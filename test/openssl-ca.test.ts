@@ -17,15 +17,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createAlbVerifyVerifier, createVerifier, readAlbVerifyHeaders } from '../src/index.js'
 import { verifyHeaders } from '../src/cli/alb-headers.js'
+import { OPENSSL_VERSION } from './helpers/openssl.js'
 
-function opensslVersion (): string | null {
-  try {
-    return execFileSync('openssl', ['version'], { encoding: 'utf8' }).trim()
-  } catch {
-    return null
-  }
-}
-const version = opensslVersion()
+const version = OPENSSL_VERSION
 
 const CONFIG = `[ ca ]
 default_ca = CA_default

@@ -20,6 +20,7 @@ import { parseCertificate } from '../src/x509/parse.js'
 import { policyExtensions } from '../src/x509/policies.js'
 import fc from 'fast-check'
 import { header } from './helpers/pki.js'
+import { OPENSSL_VERSION } from './helpers/openssl.js'
 import { fuzzParameters } from './helpers/hostile.js'
 
 const ANY = '2.5.29.32.0'
@@ -30,7 +31,7 @@ const PIV_AUTH = '2.16.840.1.101.3.2.1.3.13'
 
 let p: TestPki
 let dir: string
-const hasOpenssl = spawnSync('openssl', ['version']).status === 0
+const hasOpenssl = OPENSSL_VERSION !== null
 before(async () => {
   p = await createTestPki()
   dir = mkdtempSync(join(tmpdir(), 'mtls-policies-'))

@@ -7,23 +7,16 @@
  */
 import { test, before, after } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync, spawnSync } from 'node:child_process'
+import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createVerifier } from '../src/index.js'
 import { header } from './helpers/pki.js'
 import { revocationScenarios, type Scenario } from './helpers/revocation-pkis.js'
+import { OPENSSL_VERSION } from './helpers/openssl.js'
 
-function opensslVersion (): string | null {
-  try {
-    return execFileSync('openssl', ['version'], { encoding: 'utf8' }).trim()
-  } catch {
-    return null
-  }
-}
-
-const version = opensslVersion()
+const version = OPENSSL_VERSION
 /**
  * Documented differences: scenario name -> why. Only these may disagree, and only as stated.
  */
