@@ -38,3 +38,13 @@ export const TrustStaleError: FastifyErrorConstructor<{ code: 'FST_MTLS_TRUST_ST
 /** A trust source cannot produce its first material (thrown by createS3TrustStore). */
 export const TrustSourceError: FastifyErrorConstructor<{ code: 'FST_MTLS_TRUST_SOURCE', statusCode: 500 }, [string]> =
   createError('FST_MTLS_TRUST_SOURCE', 'Trust material cannot be loaded: %s', 500)
+
+/**
+ * Refuses keys of a nested option object that the option does not have (`crlPolicy: { onMising }`):
+ * JavaScript would ignore a misspelt setting, and with it the strictness it asked for.
+ */
+export function refuseUnknownSettings (value: object, known: readonly string[], what: string): void {
+  for (const key of Object.keys(value)) {
+    if (!known.includes(key)) throw new InvalidOptionError(`${what}: unknown setting ${JSON.stringify(key)} (known: ${known.join(', ')})`)
+  }
+}

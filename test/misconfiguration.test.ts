@@ -75,7 +75,11 @@ test('unknown plugin options are refused, with the likely intended name', async 
   for (const [options, pattern] of [
     [{ roots: p.root.pem, trustedProxy: ['10.0.0.0/8'] }, /unknown option "trustedProxy" \(did you mean "trustedProxies"\?\)/],
     [{ root: p.root.pem, roots: p.root.pem }, /unknown option "root" \(did you mean "roots"\?\)/],
-    [{ roots: p.root.pem, frobnicate: true }, /unknown option "frobnicate"$/]
+    [{ roots: p.root.pem, frobnicate: true }, /unknown option "frobnicate"$/],
+    // Nested settings too: a misspelt onMissing would silently leave revocation unchecked.
+    [{ roots: p.root.pem, crlPolicy: { onMising: 'reject' } }, /crlPolicy: unknown setting "onMising" \(known: onExpired, onMissing, requireCrlNumber\)/],
+    [{ roots: p.root.pem, cache: { maxEntries: 10 } }, /cache: unknown setting "maxEntries"/],
+    [{ roots: p.root.pem, policies: { explicit: true } }, /policies: unknown setting "explicit"/]
   ] as const) {
     const app = Fastify()
     await assert.rejects((async () => { await app.register(mtls, options as unknown as MtlsPluginOptions); await app.ready() })(), optionError(pattern))

@@ -10,7 +10,7 @@
  */
 import { OID, type ParsedCertificate } from '../x509/parse.js'
 import { ANY_POLICY, policyExtensions, type CertificatePolicyExtensions } from '../x509/policies.js'
-import { InvalidOptionError } from '../errors.js'
+import { InvalidOptionError, refuseUnknownSettings } from '../errors.js'
 import type { CertificatePolicyOptions } from '../types.js'
 import type { Problem } from './checks.js'
 import type { PathRule } from './path.js'
@@ -44,11 +44,7 @@ export function resolvePolicyOptions (value: CertificatePolicyOptions | undefine
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new InvalidOptionError('policies must be an object { initialPolicySet?, requireExplicitPolicy?, inhibitPolicyMapping?, inhibitAnyPolicy? }')
   }
-  for (const key of Object.keys(value)) {
-    if (!['initialPolicySet', 'requireExplicitPolicy', 'inhibitPolicyMapping', 'inhibitAnyPolicy'].includes(key)) {
-      throw new InvalidOptionError(`policies: unknown setting ${JSON.stringify(key)}`)
-    }
-  }
+  refuseUnknownSettings(value, ['initialPolicySet', 'requireExplicitPolicy', 'inhibitPolicyMapping', 'inhibitAnyPolicy'], 'policies')
   const flag = (name: 'requireExplicitPolicy' | 'inhibitPolicyMapping' | 'inhibitAnyPolicy'): boolean => {
     const v = value[name]
     if (v !== undefined && typeof v !== 'boolean') throw new InvalidOptionError(`policies.${name} must be a boolean`)

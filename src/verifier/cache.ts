@@ -18,7 +18,7 @@
  */
 import { LRUCache } from 'lru-cache'
 import type { VerdictCacheOptions, VerifyResult } from '../types.js'
-import { InvalidOptionError } from '../errors.js'
+import { InvalidOptionError, refuseUnknownSettings } from '../errors.js'
 
 export interface ResolvedCacheOptions {
   max: number
@@ -225,6 +225,7 @@ export function resolveCacheOptions (value: VerdictCacheOptions | false | undefi
   if (value === false) return null
   if (value !== undefined && (value === null || typeof value !== 'object')) throw new InvalidOptionError('cache must be an object or false')
   const options = value ?? {}
+  refuseUnknownSettings(options, ['max', 'maxBytes', 'ttl', 'failureTtl'], 'cache')
   return {
     max: positiveInteger(options.max, 'max', 10_000, 1),
     maxBytes: positiveInteger(options.maxBytes, 'maxBytes', 64 * 1024 * 1024, 1024),

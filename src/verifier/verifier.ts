@@ -13,7 +13,7 @@ import { buildPath, type PathPolicy, type PathRule, type TrustAnchors } from '..
 import { leafPolicies, policyRule, resolvePolicyOptions, type PolicySettings } from '../validation/policies.js'
 import { indexAnchors, loadCertificates } from '../trust/trust-store.js'
 import type { CertificateSource, FailureReason, VerifierOptions, VerifyErrorCode, VerifyFailure, VerifyResult } from '../types.js'
-import { InvalidOptionError } from '../errors.js'
+import { InvalidOptionError, refuseUnknownSettings } from '../errors.js'
 
 export interface Verifier {
   /** Verifies an `X-Amzn-Mtls-Clientcert` value (as received: URL-encoded PEM, leaf first). */
@@ -98,6 +98,7 @@ function crlPolicyOption (value: VerifierOptions['crlPolicy']): CrlPolicy {
     (value.requireCrlNumber !== undefined && typeof value.requireCrlNumber !== 'boolean')) {
     throw new InvalidOptionError("crlPolicy must be { onExpired?: 'reject' | 'ignore', onMissing?: 'allow' | 'reject', requireCrlNumber?: boolean }")
   }
+  refuseUnknownSettings(value, ['onExpired', 'onMissing', 'requireCrlNumber'], 'crlPolicy')
   return { onExpired: value.onExpired ?? 'reject', onMissing: value.onMissing ?? 'allow', requireCrlNumber: value.requireCrlNumber ?? true }
 }
 
