@@ -15,7 +15,7 @@
  */
 import { parseCertificate } from '../x509/parse.js'
 import { prepareCrlFor } from './prepare-crls.js'
-import { TrustSourceError, InvalidOptionError } from '../errors.js'
+import { TrustSourceError, InvalidOptionError, refuseUnknownSettings } from '../errors.js'
 import type { SourcedTrustMaterial, TrustSource, TrustSourceLog } from '../types.js'
 import { createSdkFetcher, S3FetchError, type ObjectFetcher, type S3ConnectionOptions, type S3FaultKind, type S3ObjectRef } from './s3-client.js'
 
@@ -208,8 +208,12 @@ function buildMaterial (objects: ReadonlyArray<{ role: Role, uri: string, items:
  * Loads the trust store from S3 (the first load must succeed: it throws `FST_MTLS_TRUST_SOURCE`
  * otherwise) and starts following it.
  */
+/** Every setting of createS3TrustStore: typed, so a new option fails to compile until listed here. */
+const S3_SETTINGS: Record<keyof S3TrustStoreOptions, true> = { caBundle: true, intermediates: true, crls: true, trustIntermediates: true, pollInterval: true, jitter: true, maxStaleness: true, requestTimeout: true, maxObjectBytes: true, log: true, now: true, poll: true, fetcher: true, endpoint: true, region: true, forcePathStyle: true, credentials: true, maxAttempts: true, client: true }
+
 export async function createS3TrustStore (options: S3TrustStoreOptions): Promise<S3TrustStore> {
   if (options === null || typeof options !== 'object') throw new InvalidOptionError('createS3TrustStore expects options')
+  refuseUnknownSettings(options, Object.keys(S3_SETTINGS), 'createS3TrustStore')
   const bundleRef = parseS3Uri(options.caBundle, 'caBundle')
   const intermediateRefs = (options.intermediates ?? []).map((r, i) => parseS3Uri(r, `intermediates[${i}]`))
   if (options.crls !== undefined && !Array.isArray(options.crls)) throw new InvalidOptionError('crls must be an array of S3 objects')

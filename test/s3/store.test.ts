@@ -152,6 +152,12 @@ test('CRLs are parsed before the hand-over (in slices, off the reload), and a ba
   store.close()
 })
 
+test('a misspelt setting is refused, not ignored (maxStalenes would leave the staleness limit at its default)', async () => {
+  const fetcher = memoryFetcher(new Map([['ca.pem', { body: pki.root.der, etag: '"1"' }]]))
+  await assert.rejects(createS3TrustStore({ caBundle: 's3://bucket-a/ca.pem', fetcher, maxStalenes: 60_000 } as unknown as Parameters<typeof createS3TrustStore>[0]),
+    { code: 'FST_MTLS_INVALID_OPTION', message: /createS3TrustStore: unknown setting "maxStalenes"/ })
+})
+
 test('maxStaleness must cover one poll cycle when polling', async () => {
   const fetcher = memoryFetcher(new Map([['ca.pem', { body: pki.root.der, etag: '"1"' }]]))
   await assert.rejects(createS3TrustStore({ caBundle: 's3://bucket-a/ca.pem', fetcher, pollInterval: 60_000, maxStaleness: 60_000 }), { code: 'FST_MTLS_INVALID_OPTION', message: /must cover one poll cycle/ })
