@@ -6,7 +6,7 @@
  */
 import {
   createCertificate, createCrl, createTestPki, crlDistributionPoints, CrlReason, generateKeyPair,
-  type Issued, type IssuedCrl, type RevokedEntry, type TestPki
+  type Issued, type IssuedCrl, type IssuingDistributionPointSpec, type ReasonFlag, type RevokedEntry, type TestPki
 } from '../../src/testing/index.js'
 
 export interface Scenario {
@@ -16,7 +16,7 @@ export interface Scenario {
   chain: Issued[]
   crls: IssuedCrl[]
   leaf: Issued
-  /** 'ok' or the refusal reason, under onMissing 'reject'. */
+  /** 'ok' or the refusal reason, under onMissing 'reject' ('' for random scenarios: the reference decides). */
   expect: string
 }
 
@@ -136,4 +136,94 @@ export async function revocationScenarios (): Promise<Scenario[]> {
   add('delta CRL without its base', plain, [await crlOf(intermediate, [{ serialNumber: plain.serialNumber }], { crlNumber: 11, deltaBase: 10 })], 'crl-unusable')
 
   return out
+}
+
+/** What every random scenario shares: one PKI, a separate CRL signer and an indirect CRL issuer. */
+export interface RandomRevocationFixtures {
+  p: TestPki
+  separateSigner: Issued
+  indirectIssuer: Issued
+}
+
+export async function randomRevocationFixtures (): Promise<RandomRevocationFixtures> {
+  const p = await createTestPki({ algorithm: 'p-256' })
+  const issued = async (subject: Issued['subject']): Promise<Issued> => await createCertificate({
+    subject, key: await generateKeyPair('p-256'), issuer: signer(p.root), keyUsage: ['cRLSign'], extendedKeyUsage: false
+  }).then((c) => ({ ...c, key: c.spec.key }))
+  return { p, separateSigner: await issued(p.intermediate.subject), indirectIssuer: await issued('CN=Indirect CRL Issuer') }
+}
+
+const REASON_FLAGS = ['keyCompromise', 'cACompromise', 'affiliationChanged', 'superseded', 'cessationOfOperation', 'certificateHold', 'privilegeWithdrawn', 'aACompromise'] as const
+
+/**
+ * A random revocation PKI for differential testing (no expected verdict: the reference decides).
+ * The leaf's distribution point (none, a URI, a URI with reasons, a cRLIssuer), its listing (with a
+ * random reason, certificateHold included), who signs the CRL (the CA or a separate signer), the
+ * CRL's scope (issuingDistributionPoint: names, only user or CA certificates, onlySomeReasons, two
+ * partitions by reason), a delta CRL (advertised by freshestCRL in the base, so OpenSSL applies it
+ * too) that lists the leaf or lifts its hold, an indirect CRL or one missing `indirectCRL`, and the
+ * root's CRL revoking the intermediate. `rnd` is a seeded source (helpers/random.ts).
+ */
+export async function randomRevocationScenario (rnd: () => number, f: RandomRevocationFixtures, id: number): Promise<Scenario> {
+  const { p, separateSigner, indirectIssuer } = f
+  const pick = <X>(xs: readonly X[]): X => xs[Math.floor(rnd() * xs.length)]!
+  const chance = (x: number): boolean => rnd() < x
+  const subset = (): ReasonFlag[] => REASON_FLAGS.filter(() => chance(0.5))
+  const uri = 'http://crl.example.test/a.crl'
+  const name: string[] = []
+  const dpKind = pick(['none', 'uri', 'uri-reasons', 'indirect'] as const)
+  const dpReasons = dpKind === 'uri-reasons' ? subset() : []
+  name.push(`dp ${dpKind}${dpReasons.length > 0 ? ` [${dpReasons.join(',')}]` : ''}`)
+  const point = dpKind === 'indirect' ? { crlIssuer: indirectIssuer.subject } : { uri: [uri], ...(dpReasons.length > 0 ? { reasons: dpReasons } : {}) }
+  const leaf = await p.issue({ subject: `CN=random leaf ${id}`, extendedKeyUsage: ['clientAuth'], extensions: dpKind === 'none' ? [] : [crlDistributionPoints([point])] })
+  const reason = pick([undefined, CrlReason.unspecified, CrlReason.keyCompromise, CrlReason.superseded, CrlReason.certificateHold])
+  const listed = chance(0.5)
+  name.push(listed ? `leaf listed (reason ${reason ?? 'none'})` : 'leaf not listed')
+  const entry: RevokedEntry[] = listed ? [{ serialNumber: leaf.serialNumber, ...(reason !== undefined ? { reason } : {}) }] : []
+  const revokeIntermediate = chance(0.1)
+  if (revokeIntermediate) name.push('intermediate revoked')
+  const crls = [await createCrl({ issuer: signer(p.root), revoked: revokeIntermediate ? [{ serialNumber: p.intermediate.serialNumber }] : [] })]
+  const chain: Issued[] = [p.intermediate]
+  if (dpKind === 'indirect') {
+    chain.push(indirectIssuer)
+    const indirect = chance(0.8)
+    name.push(indirect ? 'indirect CRL' : 'cRLIssuer\'s CRL not indirect')
+    crls.push(await createCrl({
+      issuer: signer(indirectIssuer),
+      revoked: indirect ? entry.map((e) => ({ ...e, certificateIssuer: p.intermediate.subject })) : entry,
+      ...(indirect ? { issuingDistributionPoint: { indirectCRL: true } } : {})
+    }))
+    return { name: name.join('; '), root: p.root, chain, crls, leaf, expect: '' }
+  }
+  const bySeparate = chance(0.3)
+  if (bySeparate) chain.push(separateSigner)
+  const who = bySeparate ? separateSigner : p.intermediate
+  const partitions = pick([1, 1, 1, 2])
+  const delta = partitions === 1 && chance(0.3)
+  const byReason: ReasonFlag[] = ['keyCompromise', 'cACompromise', 'affiliationChanged', 'superseded']
+  for (let part = 0; part < partitions; part++) {
+    let idp: IssuingDistributionPointSpec | undefined
+    if (partitions === 2) idp = { uri: [uri], onlySomeReasons: part === 0 ? byReason : REASON_FLAGS.filter((r) => !byReason.includes(r)) }
+    else {
+      const kind = pick(['none', 'none', 'uri', 'other uri', 'only user', 'only CA', 'reasons'] as const)
+      const reasons = kind === 'reasons' ? subset() : []
+      idp = kind === 'uri' ? { uri: [uri] } : kind === 'other uri' ? { uri: ['http://crl.example.test/other.crl'] } : kind === 'only user' ? { onlyContainsUserCerts: true } : kind === 'only CA' ? { onlyContainsCACerts: true } : reasons.length > 0 ? { onlySomeReasons: reasons } : undefined
+    }
+    name.push(`CRL ${part} by ${bySeparate ? 'a separate signer' : 'the CA'}, scope ${JSON.stringify(idp ?? 'all')}`)
+    const inBase = listed && (!delta || chance(0.5))
+    crls.push(await createCrl({
+      issuer: signer(who),
+      revoked: inBase ? entry : [],
+      crlNumber: 10,
+      ...(idp !== undefined ? { issuingDistributionPoint: idp } : {}),
+      ...(delta ? { freshestCrl: [{ uri: ['http://crl.example.test/delta.crl'] }] } : {})
+    }))
+    if (delta) {
+      const lift = inBase && reason === CrlReason.certificateHold && chance(0.5)
+      const deltaEntries: RevokedEntry[] = listed && !inBase ? entry : lift ? [{ serialNumber: leaf.serialNumber, reason: CrlReason.removeFromCRL }] : []
+      name.push(`delta CRL ${listed && !inBase ? 'lists the leaf' : lift ? 'lifts the hold' : 'empty'}`)
+      crls.push(await createCrl({ issuer: signer(who), revoked: deltaEntries, crlNumber: 11, deltaBase: 10, ...(idp !== undefined ? { issuingDistributionPoint: idp } : {}) }))
+    }
+  }
+  return { name: name.join('; '), root: p.root, chain, crls, leaf, expect: '' }
 }
