@@ -23,10 +23,14 @@ const version = OPENSSL_VERSION
  */
 const DELTA_WITHOUT_FRESHEST = 'a configured delta CRL is applied to its base whether or not the base (or the certificate) carries freshestCRL: ' +
   'the operator put it there; OpenSSL, like RFC 5280 6.3.3 (a)(2)(ii) for fetched CRLs, looks for deltas only when freshestCRL is present'
+const ORPHAN_DELTA = 'a configured delta CRL that covers the certificate is never silently ignored (issue 13): it cannot be combined with ' +
+  'a complete CRL of another scope (RFC 5280 6.3.3 (c)), so the status is unknown; OpenSSL drops the delta and accepts even a leaf it lists'
 const DIFFERENCES: Record<string, { ours: 'accept' | 'reject', openssl: 'accept' | 'reject', why: string }> = {
   'delta CRL revokes what the base does not': { ours: 'reject', openssl: 'accept', why: DELTA_WITHOUT_FRESHEST },
   'delta CRL lifts a hold (removeFromCRL)': { ours: 'accept', openssl: 'reject', why: DELTA_WITHOUT_FRESHEST },
   'delta CRL for a newer base than the one held': { ours: 'reject', openssl: 'accept', why: DELTA_WITHOUT_FRESHEST },
+  'delta CRL of another scope than the complete CRL, listing the leaf': { ours: 'reject', openssl: 'accept', why: ORPHAN_DELTA },
+  'delta CRL of another scope than the complete CRL, empty': { ours: 'reject', openssl: 'accept', why: ORPHAN_DELTA },
   "indirect CRL issuer outside its CA's name constraints": {
     ours: 'reject',
     openssl: 'accept',

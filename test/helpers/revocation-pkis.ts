@@ -134,6 +134,13 @@ export async function revocationScenarios (): Promise<Scenario[]> {
   add('advertised delta CRL keeps the base\'s hold', plain, [advertisedBase, await crlOf(intermediate, [], { crlNumber: 11, deltaBase: 10 })], 'revoked')
   add('advertised delta CRL for a newer base than the one held', plain, [advertisedEmpty, await crlOf(intermediate, [], { crlNumber: 21, deltaBase: 20 })], 'crl-unusable')
   add('delta CRL without its base', plain, [await crlOf(intermediate, [{ serialNumber: plain.serialNumber }], { crlNumber: 11, deltaBase: 10 })], 'crl-unusable')
+  // A delta whose scope (only end-entity certificates) is no complete CRL's: it covers the leaf,
+  // so its listing cannot be set aside; a delta out of the leaf's scope changes nothing.
+  const userOnlyDelta = (revoked: RevokedEntry[]): Promise<IssuedCrl> => crlOf(intermediate, revoked, { crlNumber: 11, deltaBase: 10, issuingDistributionPoint: { onlyContainsUserCerts: true } })
+  add('delta CRL of another scope than the complete CRL, listing the leaf', plain, [advertisedEmpty, await userOnlyDelta([{ serialNumber: plain.serialNumber }])], 'crl-unusable')
+  add('delta CRL of another scope than the complete CRL, empty', plain, [advertisedEmpty, await userOnlyDelta([])], 'crl-unusable')
+  const caOnlyDelta = await crlOf(intermediate, [{ serialNumber: plain.serialNumber }], { crlNumber: 11, deltaBase: 10, issuingDistributionPoint: { onlyContainsCACerts: true } })
+  add('delta CRL out of the leaf\'s scope', plain, [advertisedEmpty, caOnlyDelta], 'ok')
 
   return out
 }

@@ -287,16 +287,21 @@ export function createRevocation (
     }
   }
 
-  /** A delta CRL for `base` (6.3.3 (h)): same issuer and scope, base at least as new as its BaseCRLNumber. */
-  const deltaFor = (run: Run, base: ParsedCrl, above: readonly ParsedCertificate[]): ParsedCrl | string | null => {
+  /**
+   * A delta CRL for `base` (6.3.3 (h)): same issuer and scope, base at least as new as its
+   * BaseCRLNumber. Every delta of the same scope is added to `accounted`, used or not.
+   */
+  const deltaFor = (run: Run, base: ParsedCrl, above: readonly ParsedCertificate[], accounted: Set<ParsedCrl>): ParsedCrl | string | null => {
     let best: ParsedCrl | null = null
     let why: string | null = null
     let needsNewerBase: ParsedCrl | null = null
     for (const delta of deltas.get(base.issuerKey) ?? []) {
       if (foreign(delta, run.anchor)) continue
       const sameScope = delta.idp === null ? base.idp === null : base.idp !== null && sameBytes(delta.idp.der, base.idp.der)
+      if (!sameScope) continue
+      accounted.add(delta)
       // A delta no newer than the complete CRL is superseded by it.
-      if (!sameScope || delta.crlNumberValue <= base.crlNumberValue) continue
+      if (delta.crlNumberValue <= base.crlNumberValue) continue
       if (delta.deltaBase! > base.crlNumberValue) { needsNewerBase = delta; continue }
       const bad = timeProblem(delta, run.now) ?? signerOf(run, delta, above)
       if (bad !== null) { why = `${crlLabel(delta)}: ${bad}`; continue }
@@ -307,6 +312,24 @@ export function createRevocation (
     // A newer delta whose base is not held: the complete CRL held is out of date, say so.
     if (best === null && needsNewerBase !== null) return `${crlLabel(needsNewerBase)} applies to base CRL ${needsNewerBase.deltaBase!.toString(16)} or newer, but the complete CRL held is ${base.crlNumber ?? 'unnumbered'}`
     return best
+  }
+
+  /** Why `crl`, issued under `key`, does not cover `cert` at distribution point `dp` (6.3.3 (b)), or null. */
+  const scopeProblem = (crl: ParsedCrl, dp: DistributionPoint, cert: ParsedCertificate, key: string): string | null => {
+    // (b)(1): an indirect CRL for a cRLIssuer; the certificate's issuer otherwise.
+    if (dp.crlIssuers !== null && key !== cert.issuerKey && crl.idp?.indirectCRL !== true) return `${crlLabel(crl)} of the cRLIssuer is not an indirect CRL`
+    const idp = crl.idp
+    if (idp === null) return null
+    // (b)(2)(i): the distribution point names.
+    if (idp.names !== null) {
+      const theirs = dp.names ?? dp.crlIssuers?.keys ?? null
+      if (theirs === null || !intersects(idp.names, theirs)) return `${crlLabel(crl)} covers another distribution point`
+    }
+    // (b)(2)(ii)-(iv)
+    if (idp.onlyContainsUserCerts && isCa(cert)) return `${crlLabel(crl)} covers only end-entity certificates`
+    if (idp.onlyContainsCACerts && !isCa(cert)) return `${crlLabel(crl)} covers only CA certificates`
+    if (idp.onlyContainsAttributeCerts) return `${crlLabel(crl)} covers only attribute certificates`
+    return null
   }
 
   const statusOf = (run: Run, cert: ParsedCertificate, above: readonly ParsedCertificate[]): Status => {
@@ -324,6 +347,7 @@ export function createRevocation (
       let mask = 0
       const problems: string[] = []
       let concerned = false
+      const accounted = new Set<ParsedCrl>()
       for (const dp of points) {
         const issuerKeys = dp.crlIssuers === null ? [cert.issuerKey] : dp.crlIssuers.dirKeys
         for (const key of issuerKeys) {
@@ -332,26 +356,14 @@ export function createRevocation (
           for (const crl of complete.get(key) ?? []) {
             if (foreign(crl, run.anchor)) continue
             concerned = true
-            // (b)(1): an indirect CRL for a cRLIssuer; the certificate's issuer otherwise.
-            if (dp.crlIssuers !== null && key !== cert.issuerKey && crl.idp?.indirectCRL !== true) { problems.push(`${crlLabel(crl)} of the cRLIssuer is not an indirect CRL`); continue }
-            const idp = crl.idp
-            if (idp !== null) {
-              // (b)(2)(i): the distribution point names.
-              if (idp.names !== null) {
-                const theirs = dp.names ?? dp.crlIssuers?.keys ?? null
-                if (theirs === null || !intersects(idp.names, theirs)) { problems.push(`${crlLabel(crl)} covers another distribution point`); continue }
-              }
-              // (b)(2)(ii)-(iv)
-              if (idp.onlyContainsUserCerts && isCa(cert)) { problems.push(`${crlLabel(crl)} covers only end-entity certificates`); continue }
-              if (idp.onlyContainsCACerts && !isCa(cert)) { problems.push(`${crlLabel(crl)} covers only CA certificates`); continue }
-              if (idp.onlyContainsAttributeCerts) { problems.push(`${crlLabel(crl)} covers only attribute certificates`); continue }
-            }
+            const outside = scopeProblem(crl, dp, cert, key)
+            if (outside !== null) { problems.push(outside); continue }
             // (c)-(d): the reasons this CRL can add.
-            const interim = (idp?.onlySomeReasons ?? ALL_REASONS) & (dp.reasons ?? ALL_REASONS) & ALL_REASONS
+            const interim = (crl.idp?.onlySomeReasons ?? ALL_REASONS) & (dp.reasons ?? ALL_REASONS) & ALL_REASONS
             if (interim === 0) continue
             const bad = timeProblem(crl, run.now) ?? signerOf(run, crl, above)
             if (bad !== null) { problems.push(`${crlLabel(crl)}: ${bad}`); continue }
-            const delta = deltaFor(run, crl, above)
+            const delta = deltaFor(run, crl, above, accounted)
             if (typeof delta === 'string') { problems.push(delta); continue }
             run.until = Math.min(run.until, crl.nextUpdate, delta?.nextUpdate ?? Number.POSITIVE_INFINITY)
             // (i)-(k): the delta's entry wins (removeFromCRL lifts a listing), then the complete CRL's.
@@ -365,7 +377,21 @@ export function createRevocation (
           }
         }
       }
-      if (mask === ALL_REASONS) return { kind: 'good' }
+      // A delta CRL that covers the certificate but belongs to no complete CRL consulted (another
+      // scope than every complete CRL held): never silently ignored, its listings would be lost.
+      let orphan = false
+      for (const dp of points) {
+        for (const key of dp.crlIssuers === null ? [cert.issuerKey] : dp.crlIssuers.dirKeys) {
+          for (const delta of deltas.get(key) ?? []) {
+            if (accounted.has(delta) || foreign(delta, run.anchor) || scopeProblem(delta, dp, cert, key) !== null) continue
+            if (((delta.idp?.onlySomeReasons ?? ALL_REASONS) & (dp.reasons ?? ALL_REASONS) & ALL_REASONS) === 0) continue
+            accounted.add(delta)
+            orphan = concerned = true
+            problems.push(`${crlLabel(delta)} covers it, but no complete CRL of the same scope is held`)
+          }
+        }
+      }
+      if (mask === ALL_REASONS && !orphan) return { kind: 'good' }
       if (!concerned && (deltas.get(cert.issuerKey) ?? []).some((delta) => !foreign(delta, run.anchor))) {
         // RFC 5280 5.2.4: a delta CRL is only usable with its complete CRL (PKITS 4.15.1).
         concerned = true
