@@ -8,12 +8,14 @@
  * None of these needs a CA: every one is refused (no path, weak key, ...). What is measured is the
  * work done before the refusal.
  */
-import { createCertificate, generateKeyPair, toAlbHeader } from '../src/testing/index.js'
+import { randomBytes } from 'node:crypto'
+import { createCertificate, createTestPki, generateKeyPair, toAlbHeader } from '../src/testing/index.js'
 import { clearIssuerCache } from '../src/x509/parse.js'
 import { clearKeyCache } from '../src/validation/signature.js'
 import { createVerifier } from '../src/verifier/verifier.js'
 import { nullBomb, rsaKeyWithExponent, selfIssuedFan, UNKNOWN_EXTENSION_OID } from '../test/helpers/hostile.js'
 import type { Fixtures } from './fixtures.js'
+import { buildCrl, crlPem } from './large-crl.js'
 
 export interface HostileRow {
   name: string
@@ -84,17 +86,16 @@ function median (values: number[]): number {
   return s[s.length >> 1]!
 }
 
-export async function runHostile (fx: Fixtures, quick: boolean): Promise<HostileResult> {
-  const verifier = createVerifier({ roots: fx.pki.root.pem, cache: false })
-  const rounds = quick ? 5 : 25
-  const time = (header: string): { ms: number, verdict: string } => {
+/** `header`: one header for every round, or one per round (certificates made new each time). */
+function timer (verifier: ReturnType<typeof createVerifier>, rounds: number): (header: string | readonly string[]) => { ms: number, verdict: string } {
+  return (header) => {
     let verdict = ''
     const samples: number[] = []
     for (let i = 0; i < rounds + 2; i++) {
       clearIssuerCache()
       clearKeyCache()
       const start = process.hrtime.bigint()
-      const r = verifier.verifySync(header)
+      const r = verifier.verifySync(typeof header === 'string' ? header : header[i % header.length]!)
       const ms = Number(process.hrtime.bigint() - start) / 1e6
       verdict = r.ok ? 'accepted' : r.reason
       // The first two calls warm the JIT for this input's paths.
@@ -102,6 +103,11 @@ export async function runHostile (fx: Fixtures, quick: boolean): Promise<Hostile
     }
     return { ms: median(samples), verdict }
   }
+}
+
+export async function runHostile (fx: Fixtures, quick: boolean): Promise<HostileResult> {
+  const rounds = quick ? 5 : 25
+  const time = timer(createVerifier({ roots: fx.pki.root.pem, cache: false }), rounds)
   const all = await cases(fx, quick)
   // Interleave the valid chain with the hostile ones so machine load drifts hit both alike.
   const valid: number[] = []
@@ -115,4 +121,61 @@ export async function runHostile (fx: Fixtures, quick: boolean): Promise<Hostile
   const validMs = median(valid)
   for (const row of rows) row.ratio = row.ms / validMs
   return { validMs, rows, target: 10 }
+}
+
+export interface RevocationHostileResult {
+  crlBytes: number
+  /** A valid leaf + intermediate on the verifier holding the CRL (the unit of this row). */
+  validMs: number
+  row: HostileRow
+}
+
+/**
+ * A client with a valid certificate, against a verifier whose issuing CA's large CRL is signed by a
+ * separate CRL signer (RFC 5280 6.3.3 (f)): it adds four made-up certificates named as the CA and
+ * carrying the CRL's key identifier, each a candidate CRL signer. Checking the CRL's signature with
+ * each would hash the whole CRL four times; the verifier asks a candidate for its own path first.
+ */
+export async function runRevocationHostile (quick: boolean): Promise<RevocationHostileResult> {
+  const pki = await createTestPki({ algorithm: 'p-256' })
+  const signerKey = await generateKeyPair('p-256')
+  const root = { certificate: pki.root, key: pki.root.key }
+  const crlSigner = { ...await createCertificate({ subject: pki.intermediate.subject, key: signerKey, issuer: root, keyUsage: ['cRLSign'], extendedKeyUsage: false }), key: signerKey }
+  const count = quick ? 40_000 : 400_000
+  const serials = randomBytes(count * 20)
+  const { der } = await buildCrl({ ...pki, intermediate: crlSigner }, '7f7f7f', {
+    contentLength: (date) => 22 + date.length,
+    count: () => count,
+    write: (body, at, i, date) => {
+      body[at] = 0x02
+      body[at + 1] = 20
+      serials.copy(body, at + 2, i * 20, i * 20 + 20)
+      body[at + 2] = 0x40 | (body[at + 2]! & 0x3f)
+      body.set(date, at + 22)
+    }
+  })
+  const rounds = quick ? 5 : 25
+  // New made-up certificates on every request, as an attacker would send them (nothing cached helps).
+  const other = await createTestPki({ algorithm: 'p-256' })
+  const hostile: string[] = []
+  for (let round = 0; round < rounds + 2; round++) {
+    const made: Array<{ pem: string }> = []
+    for (let i = 0; i < 4; i++) {
+      const key = await generateKeyPair('p-256')
+      made.push(await createCertificate({
+        subject: pki.intermediate.subject, key, issuer: { certificate: other.root, key: other.root.key }, keyUsage: ['cRLSign'], extendedKeyUsage: false, subjectKeyIdentifier: crlSigner.subjectKeyIdentifier
+      }))
+    }
+    hostile.push(toAlbHeader([pki.leaf.pem, pki.intermediate.pem, ...made.map((c) => c.pem)]))
+  }
+  const verifier = createVerifier({ roots: pki.root.pem, intermediates: [crlSigner.pem], crls: [crlPem(der)], cache: false })
+  const time = timer(verifier, rounds)
+  const valid = toAlbHeader([pki.leaf.pem, pki.intermediate.pem])
+  const validMs = median([time(valid).ms, time(valid).ms, time(valid).ms])
+  const { ms, verdict } = time(hostile)
+  return {
+    crlBytes: der.length,
+    validMs,
+    row: { name: `valid leaf + 4 made-up CRL signers (new each request), ${(der.length / 1048576).toFixed(0)} MiB CRL from a separate signer`, ms, ratio: ms / validMs, verdict, headerBytes: hostile[0]!.length }
+  }
 }

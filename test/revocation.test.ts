@@ -112,6 +112,23 @@ test('revocation work is bounded: an exhausted budget refuses (crl-unusable), it
   assert.match(refused?.message ?? '', /work limit/)
 })
 
+test('made-up CRL signers in the header show a path before their key is tried on the CRL (a CRL signature hashes the whole CRL)', async () => {
+  const sc = scenarios.find((x) => x.name === 'separate CRL signer, leaf not listed')!
+  const crlSigner = sc.chain[1]!
+  const other = await createTestPki({ algorithm: 'p-256' })
+  const madeUp: Issued[] = []
+  for (let i = 0; i < 3; i++) {
+    const key = await generateKeyPair('p-256')
+    madeUp.push({ ...await createCertificate({ subject: crlSigner.subject, key, issuer: signer(other.root), keyUsage: ['cRLSign'], extendedKeyUsage: false, subjectKeyIdentifier: crlSigner.subjectKeyIdentifier }), key })
+  }
+  const v = createVerifier({ roots: sc.root.pem, crls: sc.crls.map((c) => c.pem), crlPolicy: { onMissing: 'reject' } })
+  assert.equal(reasonOf(v.verifySync(header(sc.leaf, sc.chain[0]!, ...madeUp, crlSigner))), 'ok')
+  const r = v.verifySync(header(sc.leaf, sc.chain[0]!, ...madeUp))
+  assert.equal(reasonOf(r), 'crl-unusable')
+  // Refused for their missing path, not for a CRL signature their keys were tried on.
+  assert.match(r.ok ? '' : r.message, new RegExp(`CRL signer ${madeUp[2]!.serialNumber}: no path from CRL signer to the trust anchor`))
+})
+
 test('a leaf with unreadable cRLDistributionPoints: refused when its issuer has CRLs, unchecked otherwise (allow)', async () => {
   const odd = await p.issue({ subject: 'CN=odd dp', extendedKeyUsage: ['clientAuth'], extensions: [{ oid: '2.5.29.31', value: Uint8Array.of(0x30, 0x02, 0x30, 0x00) }] })
   const crl = await createCrl({ issuer: signer(p.intermediate), revoked: [{ serialNumber: 1n, reason: CrlReason.superseded }] })
