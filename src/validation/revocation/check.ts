@@ -294,21 +294,19 @@ export function createRevocation (
     }
   }
 
-  /**
-   * A delta CRL for `base` (6.3.3 (h)): same issuer and scope, base at least as new as its
-   * BaseCRLNumber. Every delta of the same scope is added to `accounted`, used or not.
-   */
-  const deltaFor = (run: Run, base: ParsedCrl, above: readonly ParsedCertificate[], accounted: Set<ParsedCrl>): ParsedCrl | string | null => {
+  /** A delta CRL and a complete CRL of one scope: the same issuingDistributionPoint, or none (6.3.3 (c)). */
+  const sameScope = (delta: ParsedCrl, base: ParsedCrl): boolean =>
+    delta.idp === null ? base.idp === null : base.idp !== null && sameBytes(delta.idp.der, base.idp.der)
+
+  /** A delta CRL for `base` (6.3.3 (h)): same issuer and scope, base at least as new as its BaseCRLNumber. */
+  const deltaFor = (run: Run, base: ParsedCrl, above: readonly ParsedCertificate[]): ParsedCrl | string | null => {
     let best: ParsedCrl | null = null
     let why: string | null = null
     let needsNewerBase: ParsedCrl | null = null
     for (const delta of deltas.get(base.issuerKey) ?? []) {
       if (foreign(delta, run.anchor)) continue
-      const sameScope = delta.idp === null ? base.idp === null : base.idp !== null && sameBytes(delta.idp.der, base.idp.der)
-      if (!sameScope) continue
-      accounted.add(delta)
       // A delta no newer than the complete CRL is superseded by it.
-      if (delta.crlNumberValue <= base.crlNumberValue) continue
+      if (!sameScope(delta, base) || delta.crlNumberValue <= base.crlNumberValue) continue
       if (delta.deltaBase! > base.crlNumberValue) { needsNewerBase = delta; continue }
       const bad = timeProblem(delta, run.now) ?? signerOf(run, delta, above)
       if (bad !== null) { why = `${crlLabel(delta)}: ${bad}`; continue }
@@ -354,7 +352,6 @@ export function createRevocation (
       let mask = 0
       const problems: string[] = []
       let concerned = false
-      const accounted = new Set<ParsedCrl>()
       for (const dp of points) {
         const issuerKeys = dp.crlIssuers === null ? [cert.issuerKey] : dp.crlIssuers.dirKeys
         for (const key of issuerKeys) {
@@ -370,7 +367,7 @@ export function createRevocation (
             if (interim === 0) continue
             const bad = timeProblem(crl, run.now) ?? signerOf(run, crl, above)
             if (bad !== null) { problems.push(`${crlLabel(crl)}: ${bad}`); continue }
-            const delta = deltaFor(run, crl, above, accounted)
+            const delta = deltaFor(run, crl, above)
             if (typeof delta === 'string') { problems.push(delta); continue }
             run.until = Math.min(run.until, crl.nextUpdate, delta?.nextUpdate ?? Number.POSITIVE_INFINITY)
             // (i)-(k): the delta's entry wins (removeFromCRL lifts a listing), then the complete CRL's.
@@ -384,21 +381,23 @@ export function createRevocation (
           }
         }
       }
-      // A delta CRL that covers the certificate but belongs to no complete CRL consulted (another
-      // scope than every complete CRL held): never silently ignored, its listings would be lost.
-      let orphan = false
+      // A delta CRL that covers the certificate but shares its scope with no complete CRL held:
+      // never silently ignored, its listings would be lost. (One whose complete CRL is held but
+      // unusable follows that CRL.)
+      const orphans = new Set<ParsedCrl>()
       for (const dp of points) {
         for (const key of dp.crlIssuers === null ? [cert.issuerKey] : dp.crlIssuers.dirKeys) {
           for (const delta of deltas.get(key) ?? []) {
-            if (accounted.has(delta) || foreign(delta, run.anchor) || scopeProblem(delta, dp, cert, key) !== null) continue
+            if (orphans.has(delta) || foreign(delta, run.anchor) || scopeProblem(delta, dp, cert, key) !== null) continue
+            if ((complete.get(key) ?? []).some((base) => !foreign(base, run.anchor) && sameScope(delta, base))) continue
             if (((delta.idp?.onlySomeReasons ?? ALL_REASONS) & (dp.reasons ?? ALL_REASONS) & ALL_REASONS) === 0) continue
-            accounted.add(delta)
-            orphan = concerned = true
+            orphans.add(delta)
+            concerned = true
             problems.push(`${crlLabel(delta)} covers it, but no complete CRL of the same scope is held`)
           }
         }
       }
-      if (mask === ALL_REASONS && !orphan) return { kind: 'good' }
+      if (mask === ALL_REASONS && orphans.size === 0) return { kind: 'good' }
       if (!concerned && (deltas.get(cert.issuerKey) ?? []).some((delta) => !foreign(delta, run.anchor))) {
         // RFC 5280 5.2.4: a delta CRL is only usable with its complete CRL (PKITS 4.15.1).
         concerned = true
