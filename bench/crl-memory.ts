@@ -18,7 +18,6 @@
  * the longest event-loop stall (perf_hooks.monitorEventLoopDelay, 1 ms resolution).
  * Run alone: `node --import tsx bench/crl-memory.ts [entries]`.
  */
-import { randomBytes } from 'node:crypto'
 import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -27,7 +26,7 @@ import { fileURLToPath } from 'node:url'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { createCrl, createTestPki } from '../src/testing/index.js'
 import { meter } from './s3-crl.js'
-import { buildCrl, crlPem as pem } from './large-crl.js'
+import { buildLargeCrl, crlPem as pem } from './large-crl.js'
 
 const MiB = 1024 * 1024
 export type CrlBenchMode = 'der' | 'pem' | 'verifier' | 'reload' | 'files'
@@ -53,28 +52,6 @@ export interface CrlMemoryResult {
   pemBytes: number
   peakMethod: 'VmHWM' | 'sampled'
   phases: CrlPhase[]
-}
-
-/** reasonCode keyCompromise, as an entry extension list (RFC 5280 5.3.1). */
-const REASON_EXTS = Buffer.from('300c300a0603551d1504030a0101', 'hex')
-
-/** A signed CRL of the factory's shape with `count` extra entries before the factory's one (`lastSerial`). */
-export async function buildLargeCrl (count: number, pki: Awaited<ReturnType<typeof createTestPki>>, lastSerial: string): Promise<Buffer> {
-  const serials = randomBytes(count * 20)
-  const { der } = await buildCrl(pki, lastSerial, {
-    contentLength: (date) => 22 + date.length + REASON_EXTS.length,
-    count: () => count,
-    write: (body, at, i, date) => {
-      body[at] = 0x02
-      body[at + 1] = 20
-      serials.copy(body, at + 2, i * 20, i * 20 + 20)
-      // Positive, minimal, and never the factory's serial.
-      body[at + 2] = 0x40 | (body[at + 2]! & 0x3f)
-      body.set(date, at + 22)
-      REASON_EXTS.copy(body, at + 22 + date.length)
-    }
-  })
-  return der
 }
 
 interface ChildArgs { mode: CrlBenchMode, dir: string }

@@ -8,14 +8,13 @@
  * None of these needs a CA: every one is refused (no path, weak key, ...). What is measured is the
  * work done before the refusal.
  */
-import { randomBytes } from 'node:crypto'
 import { createCertificate, createTestPki, generateKeyPair, toAlbHeader } from '../src/testing/index.js'
 import { clearIssuerCache } from '../src/x509/parse.js'
 import { clearKeyCache } from '../src/validation/signature.js'
 import { createVerifier } from '../src/verifier/verifier.js'
 import { nullBomb, rsaKeyWithExponent, selfIssuedFan, UNKNOWN_EXTENSION_OID } from '../test/helpers/hostile.js'
 import type { Fixtures } from './fixtures.js'
-import { buildCrl, crlPem } from './large-crl.js'
+import { buildLargeCrl, crlPem } from './large-crl.js'
 
 export interface HostileRow {
   name: string
@@ -142,18 +141,7 @@ export async function runRevocationHostile (quick: boolean): Promise<RevocationH
   const root = { certificate: pki.root, key: pki.root.key }
   const crlSigner = { ...await createCertificate({ subject: pki.intermediate.subject, key: signerKey, issuer: root, keyUsage: ['cRLSign'], extendedKeyUsage: false }), key: signerKey }
   const count = quick ? 40_000 : 400_000
-  const serials = randomBytes(count * 20)
-  const { der } = await buildCrl({ ...pki, intermediate: crlSigner }, '7f7f7f', {
-    contentLength: (date) => 22 + date.length,
-    count: () => count,
-    write: (body, at, i, date) => {
-      body[at] = 0x02
-      body[at + 1] = 20
-      serials.copy(body, at + 2, i * 20, i * 20 + 20)
-      body[at + 2] = 0x40 | (body[at + 2]! & 0x3f)
-      body.set(date, at + 22)
-    }
-  })
+  const der = await buildLargeCrl(count, { ...pki, intermediate: crlSigner }, '7f7f7f', false)
   const rounds = quick ? 5 : 25
   // New made-up certificates on every request, as an attacker would send them (nothing cached helps).
   const other = await createTestPki({ algorithm: 'p-256' })

@@ -4,7 +4,7 @@
  * CRL (one entry, `lastSerial`) is widened with `count` entries of `entryLength` bytes, each written
  * by `writeEntry` after its SEQUENCE header, then signed again with the issuer's key.
  */
-import { sign } from 'node:crypto'
+import { randomBytes, sign } from 'node:crypto'
 import { children, readOne } from '../src/x509/der.js'
 import { createCrl, type createTestPki } from '../src/testing/index.js'
 
@@ -54,4 +54,31 @@ export async function buildCrl (pki: Pki, lastSerial: string, shape: EntryShape)
   const tbsNew = tlv(0x30, Buffer.concat([...fields.slice(0, listAt).map((f) => f.der), tlv(0x30, entries), ...fields.slice(listAt + 1).map((f) => f.der)]))
   const signature = sign('sha256', tbsNew, pki.intermediate.key.privateKey)
   return { der: tlv(0x30, Buffer.concat([tbsNew, alg!.der, tlv(0x03, Buffer.concat([Buffer.from([0]), signature]))])), entries: count + 1 }
+}
+
+/** reasonCode keyCompromise, as an entry extension list (RFC 5280 5.3.1). */
+const REASON_EXTS = Buffer.from('300c300a0603551d1504030a0101', 'hex')
+
+/**
+ * A signed CRL of the factory's shape with `count` extra entries (random 20-byte serials, with a
+ * reasonCode each unless `reasonCode` is false) before the factory's one (`lastSerial`), signed by
+ * `pki.intermediate` (pass another issuer there: a separate CRL signer, say).
+ */
+export async function buildLargeCrl (count: number, pki: Pki, lastSerial: string, reasonCode = true): Promise<Buffer> {
+  const serials = randomBytes(count * 20)
+  const exts = reasonCode ? REASON_EXTS : Buffer.alloc(0)
+  const { der } = await buildCrl(pki, lastSerial, {
+    contentLength: (date) => 22 + date.length + exts.length,
+    count: () => count,
+    write: (body, at, i, date) => {
+      body[at] = 0x02
+      body[at + 1] = 20
+      serials.copy(body, at + 2, i * 20, i * 20 + 20)
+      // Positive, minimal, and never the factory's serial.
+      body[at + 2] = 0x40 | (body[at + 2]! & 0x3f)
+      body.set(date, at + 22)
+      exts.copy(body, at + 22 + date.length)
+    }
+  })
+  return der
 }
