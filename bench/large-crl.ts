@@ -1,5 +1,5 @@
 /**
- * Large signed CRLs for the memory benchmarks (crl-memory.ts, s3-crl.ts), built directly in DER:
+ * Large signed CRLs for the memory and hostile benchmarks (crl-memory.ts, s3-crl.ts, hostile.ts), built directly in DER:
  * the factory's per-entry ASN.1 objects would take a minute for a million entries. The factory's
  * CRL (one entry, `lastSerial`) is widened with `count` entries of `entryLength` bytes, each written
  * by `writeEntry` after its SEQUENCE header, then signed again with the issuer's key.
