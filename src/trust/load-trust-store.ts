@@ -72,8 +72,7 @@ const STREAM_FROM = 1024 * 1024
  * simple way held it for 1.7 s. Null for other files (small, certificates, mixed bundles), which the
  * simple path reads and reports on.
  */
-async function largeCrlFile (file: string): Promise<Uint8Array[] | null> {
-  const size = (await io(file, async () => await stat(file))).size
+async function largeCrlFile (file: string, size: number): Promise<Uint8Array[] | null> {
   if (size < STREAM_FROM) return null
   try {
     const decoded = await decodeBody(createReadStream(file), 'X509 CRL', size, size)
@@ -95,16 +94,18 @@ async function io<T> (path: string, call: () => Promise<T>): Promise<T> {
   }
 }
 
-async function filesOf (path: string): Promise<string[]> {
+/** The files `path` names (itself, or the trust-material files of a directory), with their sizes. */
+async function filesOf (path: string): Promise<Array<{ file: string, size: number }>> {
   const info = await io(path, async () => await stat(path))
-  if (info.isFile()) return [path]
+  if (info.isFile()) return [{ file: path, size: info.size }]
   if (!info.isDirectory()) throw new InvalidOptionError(`loadTrustStore: ${path} is neither a file nor a directory`)
   const names = (await io(path, async () => await readdir(path))).filter((name) => !name.startsWith('.') && EXTENSIONS.has(extname(name).toLowerCase())).sort()
-  const out: string[] = []
+  const out: Array<{ file: string, size: number }> = []
   for (const name of names) {
     // stat follows symlinks (Kubernetes ConfigMap/Secret volumes are symlinks into a ..data directory).
     const file = join(path, name)
-    if ((await io(file, async () => await stat(file))).isFile()) out.push(file)
+    const entry = await io(file, async () => await stat(file))
+    if (entry.isFile()) out.push({ file, size: entry.size })
   }
   return out
 }
@@ -122,8 +123,8 @@ export async function loadTrustStore (paths: string | readonly string[], options
   const certificates: Array<{ der: Uint8Array, file: string }> = []
   const cas: ParsedCertificate[] = []
   for (const path of list) {
-    for (const file of await filesOf(path)) {
-      const streamed = await largeCrlFile(file)
+    for (const { file, size } of await filesOf(path)) {
+      const streamed = await largeCrlFile(file, size)
       if (streamed !== null) {
         out.files.push(file)
         out.crls.push(...streamed)
